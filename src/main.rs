@@ -1,1 +1,5 @@
-fn main() {}
+//! The `signgate` binary: everything lives in the library; this only hands over the arguments.
+
+fn main() -> std::process::ExitCode {
+    signgate::cli::main()
+}

@@ -98,7 +98,8 @@ impl KeyError {
         }
     }
 
-    pub(crate) fn at(mut self, path: &std::path::Path) -> Self {
+    /// Names the file the key came from.
+    pub fn with_path(mut self, path: &std::path::Path) -> Self {
         self.path = Some(path.to_path_buf());
         self
     }

@@ -109,8 +109,8 @@ impl SigningKey {
         passphrase: Option<&[u8]>,
     ) -> Result<Self, KeyError> {
         let pem = std::fs::read(path)
-            .map_err(|e| KeyError::new(KeyProblem::Io(e.kind().to_string())).at(path))?;
-        Self::from_pem(id, &pem, passphrase).map_err(|e| e.at(path))
+            .map_err(|e| KeyError::new(KeyProblem::Io(e.kind().to_string())).with_path(path))?;
+        Self::from_pem(id, &pem, passphrase).map_err(|e| e.with_path(path))
     }
 
     pub fn id(&self) -> &KeyPairId {
@@ -202,8 +202,8 @@ impl VerifyingKey {
 
     pub fn from_file(path: &Path) -> Result<Self, KeyError> {
         let pem = std::fs::read(path)
-            .map_err(|e| KeyError::new(KeyProblem::Io(e.kind().to_string())).at(path))?;
-        Self::from_pem(&pem).map_err(|e| e.at(path))
+            .map_err(|e| KeyError::new(KeyProblem::Io(e.kind().to_string())).with_path(path))?;
+        Self::from_pem(&pem).map_err(|e| e.with_path(path))
     }
 
     pub fn key_type(&self) -> KeyType {

@@ -1,0 +1,146 @@
+//! Pulling a credential out of the request headers, defensively: one Authorization header at
+//! most, a bounded size, and only the characters a token can contain.
+
+use http::header::{AUTHORIZATION, COOKIE};
+use http::HeaderMap;
+
+/// Longest token accepted (bytes). Real tokens are a few hundred bytes to a few KiB.
+pub const MAX_TOKEN_BYTES: usize = 8192;
+
+/// A credential as found, or why what was found cannot be one.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Found<'a> {
+    None,
+    Token(&'a str),
+    Malformed,
+}
+
+/// A bearer token from `Authorization: Bearer`, else from the cookie `cookie_name`.
+pub fn bearer_or_cookie<'a>(headers: &'a HeaderMap, cookie_name: Option<&str>) -> Found<'a> {
+    let mut auth = headers.get_all(AUTHORIZATION).iter();
+    if let Some(value) = auth.next() {
+        if auth.next().is_some() {
+            return Found::Malformed;
+        }
+        let Ok(value) = value.to_str() else {
+            return Found::Malformed;
+        };
+        let Some((scheme, token)) = value.split_once(' ') else {
+            return Found::Malformed;
+        };
+        if !scheme.eq_ignore_ascii_case("bearer") {
+            // Another scheme (Basic, say) is not ours to judge; look at cookies.
+            return cookie(headers, cookie_name);
+        }
+        return check_token(token.trim_matches(' '));
+    }
+    cookie(headers, cookie_name)
+}
+
+fn cookie<'a>(headers: &'a HeaderMap, cookie_name: Option<&str>) -> Found<'a> {
+    let Some(name) = cookie_name else {
+        return Found::None;
+    };
+    match find_cookie(headers, name) {
+        CookieLookup::Absent => Found::None,
+        CookieLookup::Ambiguous => Found::Malformed,
+        CookieLookup::Value(v) => check_token(v),
+    }
+}
+
+pub enum CookieLookup<'a> {
+    Absent,
+    /// The cookie appears more than once (possibly planted for another path): refuse to guess.
+    Ambiguous,
+    Value(&'a str),
+}
+
+/// Finds one cookie across all `Cookie` headers.
+pub fn find_cookie<'a>(headers: &'a HeaderMap, name: &str) -> CookieLookup<'a> {
+    let mut found = None;
+    for header in headers.get_all(COOKIE) {
+        let Ok(text) = header.to_str() else { continue };
+        for pair in text.split(';') {
+            let pair = pair.trim_start_matches(' ');
+            if let Some((n, v)) = pair.split_once('=') {
+                if n == name {
+                    if found.is_some() {
+                        return CookieLookup::Ambiguous;
+                    }
+                    found = Some(v.trim_matches('"'));
+                }
+            }
+        }
+    }
+    found.map_or(CookieLookup::Absent, CookieLookup::Value)
+}
+
+fn check_token(token: &str) -> Found<'_> {
+    let ok = !token.is_empty()
+        && token.len() <= MAX_TOKEN_BYTES
+        && token.bytes().all(|b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'=' | b'+' | b'/')
+        });
+    if ok {
+        Found::Token(token)
+    } else {
+        Found::Malformed
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::HeaderValue;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(*k, HeaderValue::from_str(v).unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn bearer_header_wins_over_cookie() {
+        let h = headers(&[("authorization", "Bearer abc.def.ghi"), ("cookie", "t=zzz")]);
+        assert_eq!(bearer_or_cookie(&h, Some("t")), Found::Token("abc.def.ghi"));
+        let h = headers(&[("authorization", "bearer abc")]);
+        assert_eq!(bearer_or_cookie(&h, None), Found::Token("abc"));
+    }
+
+    #[test]
+    fn cookie_is_used_when_no_bearer() {
+        let h = headers(&[("cookie", "a=1; t=tok.en.x; b=2")]);
+        assert_eq!(bearer_or_cookie(&h, Some("t")), Found::Token("tok.en.x"));
+        assert_eq!(bearer_or_cookie(&h, None), Found::None);
+        let h = headers(&[("authorization", "Basic dXNlcjpwdw=="), ("cookie", "t=tok")]);
+        assert_eq!(bearer_or_cookie(&h, Some("t")), Found::Token("tok"));
+    }
+
+    #[test]
+    fn malformed_credentials_are_not_ignored() {
+        for h in [
+            headers(&[("authorization", "Bearer a"), ("authorization", "Bearer b")]),
+            headers(&[("authorization", "Bearer")]),
+            headers(&[("authorization", "Bearer a b")]),
+            headers(&[("authorization", "Bearer a<script>")]),
+            headers(&[("cookie", "t=1"), ("cookie", "t=2")]),
+            headers(&[("cookie", "t=1; t=2")]),
+            headers(&[("cookie", "t=")]),
+        ] {
+            assert_eq!(bearer_or_cookie(&h, Some("t")), Found::Malformed, "{h:?}");
+        }
+        let long = format!("Bearer {}", "a".repeat(MAX_TOKEN_BYTES + 1));
+        assert_eq!(
+            bearer_or_cookie(&headers(&[("authorization", &long)]), None),
+            Found::Malformed
+        );
+        let mut h = HeaderMap::new();
+        h.insert(
+            AUTHORIZATION,
+            HeaderValue::from_bytes(b"Bearer \xff").unwrap(),
+        );
+        assert_eq!(bearer_or_cookie(&h, None), Found::Malformed);
+    }
+}

@@ -1,0 +1,146 @@
+//! Step 2 of a request: who is calling. Authenticators are tried in the configured order; the
+//! first that finds its credential decides. A credential that is present but invalid is a 401,
+//! never a fall-through to the next authenticator or to anonymous access.
+
+pub mod credentials;
+pub mod jwks;
+pub mod jwt;
+
+use std::sync::Arc;
+
+use http::HeaderMap;
+use serde_json::{Map, Value};
+
+/// A caller whose credential checked out.
+#[derive(Clone, Debug)]
+pub struct User {
+    pub subject: String,
+    pub claims: Map<String, Value>,
+    /// Which authenticator vouched for this caller (for logs and metrics).
+    pub via: &'static str,
+}
+
+impl User {
+    /// A claim as a single string value, for `{claim}` templates. `sub` is the subject.
+    pub fn claim_str(&self, name: &str) -> Option<std::borrow::Cow<'_, str>> {
+        if name == "sub" {
+            return Some(self.subject.as_str().into());
+        }
+        match self.claims.get(name)? {
+            Value::String(s) => Some(s.as_str().into()),
+            Value::Number(n) => Some(n.to_string().into()),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub enum Principal {
+    Anonymous,
+    User(Arc<User>),
+}
+
+impl Principal {
+    pub fn subject(&self) -> Option<&str> {
+        match self {
+            Principal::Anonymous => None,
+            Principal::User(u) => Some(&u.subject),
+        }
+    }
+}
+
+/// Why a credential was refused: a metrics label and the code in the 401 body.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum AuthFailure {
+    #[error("the credential is malformed")]
+    Malformed,
+    #[error("the token's algorithm is not allowed for its issuer")]
+    Algorithm,
+    #[error("the token's issuer is not trusted")]
+    UnknownIssuer,
+    #[error("the token's signing key is unknown")]
+    UnknownKey,
+    #[error("the token's signature is invalid")]
+    Signature,
+    #[error("the token has expired")]
+    Expired,
+    #[error("the token is not valid yet")]
+    NotYetValid,
+    #[error("the token's audience is not accepted")]
+    Audience,
+    #[error("the token lacks a required claim or has one in the wrong form")]
+    Claims,
+}
+
+impl AuthFailure {
+    pub fn code(self) -> &'static str {
+        match self {
+            AuthFailure::Malformed => "malformed",
+            AuthFailure::Algorithm => "algorithm",
+            AuthFailure::UnknownIssuer => "unknown_issuer",
+            AuthFailure::UnknownKey => "unknown_key",
+            AuthFailure::Signature => "signature",
+            AuthFailure::Expired => "expired",
+            AuthFailure::NotYetValid => "not_yet_valid",
+            AuthFailure::Audience => "audience",
+            AuthFailure::Claims => "claims",
+        }
+    }
+}
+
+/// The result of authentication for one request.
+#[derive(Debug)]
+pub enum AuthOutcome {
+    Authenticated(Arc<User>),
+    /// No authenticator found its credential.
+    Anonymous,
+    /// A credential was present and is invalid.
+    Rejected(AuthFailure),
+    /// A backend needed to decide (a JWKS provider, a session store) is unavailable.
+    Unavailable(&'static str),
+}
+
+/// One way of authenticating. An enum rather than a trait object: the set is closed and known
+/// at start-up, and dispatch stays on the stack.
+pub enum Authenticator {
+    Jwt(jwt::JwtAuthenticator),
+}
+
+impl Authenticator {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Authenticator::Jwt(_) => "jwt",
+        }
+    }
+
+    /// `None` when this authenticator's credential is absent.
+    async fn authenticate(&self, headers: &HeaderMap) -> Option<AuthOutcome> {
+        match self {
+            Authenticator::Jwt(a) => a.authenticate(headers).await,
+        }
+    }
+
+    pub fn is_ready(&self) -> bool {
+        match self {
+            Authenticator::Jwt(a) => a.is_ready(),
+        }
+    }
+}
+
+/// The configured authenticators, in order.
+pub struct Authenticators(pub Vec<Authenticator>);
+
+impl Authenticators {
+    pub async fn authenticate(&self, headers: &HeaderMap) -> AuthOutcome {
+        for authenticator in &self.0 {
+            if let Some(outcome) = authenticator.authenticate(headers).await {
+                return outcome;
+            }
+        }
+        AuthOutcome::Anonymous
+    }
+
+    pub fn is_ready(&self) -> bool {
+        self.0.iter().all(Authenticator::is_ready)
+    }
+}

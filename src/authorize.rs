@@ -1,0 +1,358 @@
+//! Step 3 of a request: may this caller read this object? Ordered rules, first match decides,
+//! deny by default.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use crate::authenticate::{Principal, User};
+use crate::object_key::ObjectKey;
+use crate::sign::SignTarget;
+
+/// One piece of a pattern segment.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Piece {
+    Literal(String),
+    /// `*`: any run of characters within the segment.
+    Star,
+    /// `{claim}`: exactly the caller's claim value.
+    Claim(String),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Segment {
+    /// `**`: any number of whole segments, including none.
+    AnyDepth,
+    Pieces(Vec<Piece>),
+}
+
+/// An object-key pattern such as `public/**`, `users/{sub}/**` or `reports/*.pdf`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyPattern {
+    text: String,
+    segments: Vec<Segment>,
+}
+
+impl KeyPattern {
+    pub fn parse(text: &str) -> Result<Self, String> {
+        if text.is_empty() {
+            return Err("the pattern is empty".into());
+        }
+        let mut segments = Vec::new();
+        for seg in text.split('/') {
+            if seg == "**" {
+                segments.push(Segment::AnyDepth);
+                continue;
+            }
+            if seg.is_empty() || seg == "." || seg == ".." {
+                return Err(format!("invalid segment {seg:?} in pattern {text:?}"));
+            }
+            if seg.contains("**") {
+                return Err(format!("'**' must be a whole segment in pattern {text:?}"));
+            }
+            let mut pieces = Vec::new();
+            let mut rest = seg;
+            while !rest.is_empty() {
+                if let Some(after) = rest.strip_prefix('*') {
+                    pieces.push(Piece::Star);
+                    rest = after;
+                } else if let Some(after) = rest.strip_prefix('{') {
+                    let end = after
+                        .find('}')
+                        .ok_or_else(|| format!("unclosed '{{' in pattern {text:?}"))?;
+                    let name = &after[..end];
+                    let valid = !name.is_empty()
+                        && name.bytes().all(|b| {
+                            b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b':')
+                        });
+                    if !valid {
+                        return Err(format!("invalid claim name {name:?} in pattern {text:?}"));
+                    }
+                    pieces.push(Piece::Claim(name.to_owned()));
+                    rest = &after[end + 1..];
+                } else {
+                    let end = rest.find(['*', '{']).unwrap_or(rest.len());
+                    let literal = &rest[..end];
+                    if literal.contains(['}', '?', '\\', '%', ';', '#'])
+                        || literal.chars().any(char::is_control)
+                    {
+                        return Err(format!("invalid character in pattern {text:?}"));
+                    }
+                    pieces.push(Piece::Literal(literal.to_owned()));
+                    rest = &rest[end..];
+                }
+            }
+            segments.push(Segment::Pieces(pieces));
+        }
+        Ok(KeyPattern {
+            text: text.to_owned(),
+            segments,
+        })
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// Whether the pattern uses any claim (and so can never match an anonymous caller).
+    pub fn uses_claims(&self) -> bool {
+        self.segments.iter().any(
+            |s| matches!(s, Segment::Pieces(p) if p.iter().any(|x| matches!(x, Piece::Claim(_)))),
+        )
+    }
+
+    /// Matches `key` for `user` (claims are unavailable for anonymous callers).
+    pub fn matches(&self, key: &ObjectKey, user: Option<&User>) -> bool {
+        let segments: Vec<&str> = key.segments().collect();
+        match_segments(&self.segments, &segments, user)
+    }
+}
+
+fn match_segments(pattern: &[Segment], key: &[&str], user: Option<&User>) -> bool {
+    match pattern.split_first() {
+        None => key.is_empty(),
+        Some((Segment::AnyDepth, rest)) => {
+            (0..=key.len()).any(|skip| match_segments(rest, &key[skip..], user))
+        }
+        Some((Segment::Pieces(pieces), rest)) => match key.split_first() {
+            Some((first, key_rest)) => {
+                match_pieces(pieces, first, user) && match_segments(rest, key_rest, user)
+            }
+            None => false,
+        },
+    }
+}
+
+fn match_pieces(pieces: &[Piece], text: &str, user: Option<&User>) -> bool {
+    match pieces.split_first() {
+        None => text.is_empty(),
+        Some((Piece::Literal(l), rest)) => text
+            .strip_prefix(l.as_str())
+            .is_some_and(|t| match_pieces(rest, t, user)),
+        Some((Piece::Claim(name), rest)) => {
+            let Some(value) = user.and_then(|u| claim_for_template(u, name)) else {
+                return false;
+            };
+            text.strip_prefix(value.as_ref())
+                .is_some_and(|t| match_pieces(rest, t, user))
+        }
+        Some((Piece::Star, rest)) => text
+            .char_indices()
+            .map(|(i, _)| i)
+            .chain(std::iter::once(text.len()))
+            .any(|i| match_pieces(rest, &text[i..], user)),
+    }
+}
+
+/// A claim value usable inside a path template. Values that could step outside their segment
+/// or widen a match (`/`, `*`, `?`, `..`, backslashes, control characters) never match.
+fn claim_for_template<'a>(user: &'a User, name: &str) -> Option<Cow<'a, str>> {
+    let value = user.claim_str(name)?;
+    let safe = !value.is_empty()
+        && value.as_ref() != "."
+        && !value.contains("..")
+        && !value
+            .chars()
+            .any(|c| c.is_control() || matches!(c, '/' | '\\' | '*' | '?' | '%' | ';' | '#'));
+    safe.then_some(value)
+}
+
+/// A claim the caller must carry: any of the listed values.
+#[derive(Clone, Debug)]
+pub struct Requirement {
+    pub claim: String,
+    pub any_of: Vec<String>,
+}
+
+impl Requirement {
+    fn satisfied_by(&self, user: &User) -> bool {
+        let values: Vec<&str> = match user.claims.get(&self.claim) {
+            Some(Value::String(s)) if self.claim == "scope" || self.claim == "scp" => {
+                s.split_whitespace().collect()
+            }
+            Some(Value::String(s)) => vec![s.as_str()],
+            Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).collect(),
+            _ if self.claim == "sub" => vec![user.subject.as_str()],
+            _ => Vec::new(),
+        };
+        values
+            .iter()
+            .any(|v| self.any_of.iter().any(|want| want == v))
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// No login needed.
+    Public,
+    /// Any authenticated caller that meets the requirements.
+    Authenticated,
+}
+
+pub struct Rule {
+    pub pattern: KeyPattern,
+    pub access: Access,
+    pub require: Vec<Requirement>,
+    pub target: Arc<SignTarget>,
+    pub deny_as_not_found: bool,
+}
+
+/// The outcome of authorization.
+pub enum Decision<'a> {
+    Allow(&'a Rule),
+    /// Not signed in, and signing in might help: 401.
+    NeedsLogin,
+    /// Signed in and not allowed: 403, or 404 when existence must not leak.
+    Forbidden {
+        not_found: bool,
+    },
+}
+
+pub struct Rules {
+    pub rules: Vec<Rule>,
+    /// For keys no rule matches.
+    pub deny_as_not_found: bool,
+}
+
+impl Rules {
+    pub fn decide(&self, key: &ObjectKey, principal: &Principal) -> Decision<'_> {
+        let user = match principal {
+            Principal::Anonymous => None,
+            Principal::User(u) => Some(u.as_ref()),
+        };
+        for rule in &self.rules {
+            if !rule.pattern.matches(key, user) {
+                continue;
+            }
+            return match (rule.access, user) {
+                (Access::Public, _) => Decision::Allow(rule),
+                (Access::Authenticated, None) => Decision::NeedsLogin,
+                (Access::Authenticated, Some(u))
+                    if rule.require.iter().all(|r| r.satisfied_by(u)) =>
+                {
+                    Decision::Allow(rule)
+                }
+                (Access::Authenticated, Some(_)) => Decision::Forbidden {
+                    not_found: rule.deny_as_not_found,
+                },
+            };
+        }
+        match user {
+            None => Decision::NeedsLogin,
+            Some(_) => Decision::Forbidden {
+                not_found: self.deny_as_not_found,
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn user(sub: &str, claims: Value) -> User {
+        User {
+            subject: sub.into(),
+            claims: claims.as_object().unwrap().clone(),
+            via: "test",
+        }
+    }
+
+    fn key(k: &str) -> ObjectKey {
+        ObjectKey::parse(k, 1024).unwrap()
+    }
+
+    fn m(p: &str, k: &str, u: Option<&User>) -> bool {
+        KeyPattern::parse(p).unwrap().matches(&key(k), u)
+    }
+
+    #[test]
+    fn double_star_spans_segments_single_star_does_not() {
+        assert!(m("public/**", "public/a", None));
+        assert!(m("public/**", "public/a/b/c.txt", None));
+        assert!(!m("public/**", "publicity/a", None));
+        assert!(m("**", "anything/at/all", None));
+        assert!(m("a/**/z.txt", "a/z.txt", None));
+        assert!(m("a/**/z.txt", "a/b/c/z.txt", None));
+        assert!(m("reports/*.pdf", "reports/q3.pdf", None));
+        assert!(!m("reports/*.pdf", "reports/2024/q3.pdf", None));
+        assert!(!m("reports/*.pdf", "reports/q3.pdfx", None));
+        assert!(m("a/*", "a/b", None));
+        assert!(!m("a/*", "a/b/c", None));
+    }
+
+    #[test]
+    fn claim_templates_match_only_that_callers_value() {
+        let alice = user("alice", json!({"org": "acme", "n": 7}));
+        assert!(m("users/{sub}/**", "users/alice/x.txt", Some(&alice)));
+        assert!(!m("users/{sub}/**", "users/bob/x.txt", Some(&alice)));
+        assert!(!m("users/{sub}/**", "users/alice/x.txt", None));
+        assert!(m(
+            "orgs/{org}/{sub}-*.pdf",
+            "orgs/acme/alice-1.pdf",
+            Some(&alice)
+        ));
+        assert!(m("n/{n}/x", "n/7/x", Some(&alice)));
+        assert!(!m("orgs/{missing}/x", "orgs/acme/x", Some(&alice)));
+    }
+
+    #[test]
+    fn hostile_claim_values_never_match() {
+        // Values that could step out of their segment or act as wildcards never match, even
+        // where the key literally contains them.
+        for (value, k) in [
+            ("a..b", "users/a..b/x"),
+            ("a/b", "users/a/b/x"),
+            ("", "users/e/x"),
+        ] {
+            let u = user(value, json!({}));
+            assert!(!m("users/{sub}/**", k, Some(&u)), "{value:?}");
+        }
+        for value in [
+            "*", "a*", "?", "..", ".", "a\u{0}", "a\\b", "a%2f", "a;b", "a#b",
+        ] {
+            let u = user(value, json!({"team": value}));
+            assert!(claim_for_template(&u, "sub").is_none(), "{value:?}");
+            assert!(claim_for_template(&u, "team").is_none(), "{value:?}");
+        }
+        assert!(claim_for_template(&user("alice", json!({})), "sub").is_some());
+    }
+
+    #[test]
+    fn bad_patterns_are_refused() {
+        for bad in [
+            "",
+            "a//b",
+            "a/../b",
+            "a/**b",
+            "a/{sub",
+            "a/{}/b",
+            "a/{s u b}/c",
+            "a?b",
+            "a/./b",
+        ] {
+            assert!(KeyPattern::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn requirements() {
+        let u = user(
+            "alice",
+            json!({"roles": ["editor", "viewer"], "scope": "files:read openid", "group": "staff"}),
+        );
+        let req = |claim: &str, any: &[&str]| Requirement {
+            claim: claim.into(),
+            any_of: any.iter().map(|s| s.to_string()).collect(),
+        };
+        assert!(req("roles", &["admin", "editor"]).satisfied_by(&u));
+        assert!(!req("roles", &["admin"]).satisfied_by(&u));
+        assert!(req("scope", &["files:read"]).satisfied_by(&u));
+        assert!(!req("scope", &["files"]).satisfied_by(&u));
+        assert!(req("group", &["staff"]).satisfied_by(&u));
+        assert!(!req("missing", &["x"]).satisfied_by(&u));
+        assert!(req("sub", &["alice"]).satisfied_by(&u));
+    }
+}

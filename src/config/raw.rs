@@ -1,0 +1,201 @@
+//! The configuration exactly as written (TOML plus SIGNGATE_ environment overrides), before
+//! validation. Unknown keys are refused so that a typo cannot silently drop a setting.
+
+use serde::Deserialize;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    #[serde(default)]
+    pub dev: bool,
+    pub server: RawServer,
+    #[serde(default)]
+    pub log: RawLog,
+    #[serde(default)]
+    pub limits: RawLimits,
+    pub auth: RawAuth,
+    #[serde(default)]
+    pub key_sets: Vec<RawKeySet>,
+    #[serde(default)]
+    pub distributions: Vec<RawDistribution>,
+    #[serde(default)]
+    pub rules: Vec<RawRule>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawServer {
+    pub listen: String,
+    #[serde(default)]
+    pub metrics_listen: String,
+    #[serde(default = "default_files_prefix")]
+    pub files_prefix: String,
+    pub public_url: String,
+    #[serde(default)]
+    pub login_url: String,
+    #[serde(default)]
+    pub deny_as_not_found: bool,
+    #[serde(default)]
+    pub trusted_proxies: Vec<String>,
+    #[serde(default = "default_max_key_bytes")]
+    pub max_key_bytes: usize,
+    #[serde(default = "default_timeout_ms")]
+    pub request_timeout_ms: u64,
+    #[serde(default = "default_grace")]
+    pub shutdown_grace_seconds: u64,
+    #[serde(default)]
+    pub worker_threads: usize,
+}
+
+fn default_files_prefix() -> String {
+    "/files".into()
+}
+fn default_max_key_bytes() -> usize {
+    1024
+}
+fn default_timeout_ms() -> u64 {
+    10_000
+}
+fn default_grace() -> u64 {
+    30
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLog {
+    #[serde(default = "default_level")]
+    pub level: String,
+    #[serde(default = "default_format")]
+    pub format: String,
+}
+
+impl Default for RawLog {
+    fn default() -> Self {
+        RawLog {
+            level: default_level(),
+            format: default_format(),
+        }
+    }
+}
+fn default_level() -> String {
+    "info".into()
+}
+fn default_format() -> String {
+    "json".into()
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLimits {
+    #[serde(default)]
+    pub per_subject_per_second: u32,
+    #[serde(default)]
+    pub per_subject_burst: u32,
+    #[serde(default)]
+    pub per_ip_per_second: u32,
+    #[serde(default)]
+    pub per_ip_burst: u32,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAuth {
+    #[serde(default)]
+    pub token_cookie: String,
+    #[serde(default)]
+    pub order: Vec<String>,
+    #[serde(default)]
+    pub jwt: RawJwt,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawJwt {
+    #[serde(default)]
+    pub issuers: Vec<RawIssuer>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawIssuer {
+    pub issuer: String,
+    #[serde(default)]
+    pub audience: Vec<String>,
+    pub algorithms: Vec<String>,
+    pub secret: Option<String>,
+    pub secret_file: Option<String>,
+    pub secret_env: Option<String>,
+    pub public_key_file: Option<String>,
+    pub jwks_url: Option<String>,
+    #[serde(default)]
+    pub oidc_discovery: bool,
+    #[serde(default = "default_leeway")]
+    pub leeway_seconds: u64,
+    #[serde(default = "default_jwks_refresh")]
+    pub jwks_min_refresh_seconds: u64,
+}
+fn default_leeway() -> u64 {
+    30
+}
+fn default_jwks_refresh() -> u64 {
+    60
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawKeySet {
+    pub name: String,
+    pub active: String,
+    pub keys: Vec<RawKey>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawKey {
+    pub key_pair_id: String,
+    pub private_key_file: String,
+    pub passphrase_env: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDistribution {
+    pub name: String,
+    pub url: String,
+    pub key_set: String,
+    #[serde(default = "default_hash")]
+    pub hash: String,
+}
+fn default_hash() -> String {
+    "sha1".into()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRule {
+    pub pattern: String,
+    pub access: String,
+    #[serde(default)]
+    pub require: Vec<RawRequirement>,
+    pub distribution: String,
+    #[serde(default = "default_lifetime")]
+    pub lifetime_seconds: u64,
+    #[serde(default = "default_policy")]
+    pub policy: String,
+    #[serde(default)]
+    pub bind_client_ip: bool,
+    pub deny_as_not_found: Option<bool>,
+}
+fn default_lifetime() -> u64 {
+    300
+}
+fn default_policy() -> String {
+    "canned".into()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRequirement {
+    pub claim: String,
+    pub any_of: Vec<String>,
+}

@@ -1,0 +1,139 @@
+//! The request flow, shared by every route: object key -> authenticate -> authorize -> sign.
+//! Routes only translate HTTP in and out.
+
+use std::net::IpAddr;
+use std::time::Instant;
+
+use http::HeaderMap;
+
+use crate::authenticate::{AuthOutcome, Principal};
+use crate::authorize::Decision;
+use crate::download::DownloadName;
+use crate::error::AppError;
+use crate::metrics::Metrics;
+use crate::object_key::ObjectKey;
+use crate::sign::SignedObject;
+use crate::state::App;
+
+/// One request for one object, as the route saw it.
+pub struct ObjectRequest<'a> {
+    /// The raw (percent-encoded) path after the files prefix and its `/`.
+    pub raw_key: &'a str,
+    /// The raw query string, if any.
+    pub query: Option<&'a str>,
+    pub headers: &'a HeaderMap,
+    pub client_ip: IpAddr,
+}
+
+/// An allowed, signed object.
+pub struct Grant {
+    pub key: ObjectKey,
+    pub principal: Principal,
+    pub signed: SignedObject,
+}
+
+/// Runs the whole decision. Every error is final: nothing is signed unless this returns `Ok`.
+pub async fn grant(
+    app: &App,
+    metrics: &Metrics,
+    req: ObjectRequest<'_>,
+) -> Result<Grant, AppError> {
+    let settings = &app.settings;
+    app.limits.check_ip(req.client_ip)?;
+    let key = ObjectKey::from_raw_path(req.raw_key, settings.server.max_key_bytes)
+        .map_err(AppError::BadKey)?;
+    let download = download_param(req.query)?;
+
+    let principal = match settings.authenticators.authenticate(req.headers).await {
+        AuthOutcome::Authenticated(user) => Principal::User(user),
+        AuthOutcome::Anonymous => Principal::Anonymous,
+        AuthOutcome::Rejected(reason) => {
+            metrics.auth_failure(reason.code());
+            tracing::info!(target: "signgate::audit", object = %key, decision = "unauthenticated", reason = reason.code());
+            return Err(AppError::Unauthenticated {
+                reason: Some(reason),
+                login: None,
+            });
+        }
+        AuthOutcome::Unavailable(backend) => {
+            metrics.auth_failure("backend_unavailable");
+            return Err(AppError::Unavailable {
+                backend,
+                retry_after: 5,
+            });
+        }
+    };
+    if let Some(subject) = principal.subject() {
+        app.limits.check_subject(subject)?;
+    }
+    let span = tracing::Span::current();
+    span.record("subject", principal.subject().unwrap_or("-"));
+    span.record("object", key.as_str());
+
+    match settings.rules.decide(&key, &principal) {
+        Decision::Allow(rule) => {
+            let started = Instant::now();
+            let signed = rule
+                .target
+                .sign(&key, download.as_ref(), req.client_ip, unix_now())?;
+            metrics
+                .signing_seconds
+                .observe(started.elapsed().as_secs_f64());
+            tracing::info!(
+                target: "signgate::audit",
+                subject = principal.subject().unwrap_or("-"),
+                object = %key,
+                decision = "allow",
+                rule = rule.pattern.as_str(),
+                key_id = %signed.key_pair_id,
+                expires = signed.expires_at,
+            );
+            Ok(Grant {
+                key,
+                principal,
+                signed,
+            })
+        }
+        Decision::NeedsLogin => {
+            tracing::info!(target: "signgate::audit", subject = "-", object = %key, decision = "unauthenticated");
+            Err(AppError::Unauthenticated {
+                reason: None,
+                login: None,
+            })
+        }
+        Decision::Forbidden { not_found } => {
+            tracing::info!(target: "signgate::audit", subject = principal.subject().unwrap_or("-"), object = %key, decision = "deny");
+            Err(if not_found {
+                AppError::NotFound
+            } else {
+                AppError::Forbidden
+            })
+        }
+    }
+}
+
+/// The `download` query parameter, at most once.
+fn download_param(query: Option<&str>) -> Result<Option<DownloadName>, AppError> {
+    let mut found = None;
+    for pair in query.unwrap_or_default().split('&') {
+        let Some(value) = pair.strip_prefix("download=") else {
+            continue;
+        };
+        if found.is_some() {
+            return Err(AppError::BadRequest(
+                "duplicate_parameter",
+                "download is given more than once",
+            ));
+        }
+        found = Some(DownloadName::from_query_value(value).map_err(|_| {
+            AppError::BadRequest("bad_download_name", "the download name is not valid")
+        })?);
+    }
+    Ok(found)
+}
+
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}

@@ -1,0 +1,87 @@
+//! Prometheus metrics, served on their own listener. Labels are bounded: the matched route, an
+//! outcome code and a failure reason, never a raw path or a subject.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RequestLabels {
+    pub route: &'static str,
+    pub outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReasonLabels {
+    pub reason: &'static str,
+}
+
+pub struct Metrics {
+    registry: Registry,
+    pub requests: Family<RequestLabels, Counter>,
+    pub auth_failures: Family<ReasonLabels, Counter>,
+    pub signing_seconds: Histogram,
+    pub reloads: Family<RequestLabels, Counter>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::with_prefix("signgate");
+        let requests = Family::<RequestLabels, Counter>::default();
+        let auth_failures = Family::<ReasonLabels, Counter>::default();
+        let reloads = Family::<RequestLabels, Counter>::default();
+        // 10 µs .. ~0.3 s
+        let signing_seconds = Histogram::new(exponential_buckets(0.000_01, 2.0, 16));
+        registry.register(
+            "requests",
+            "Requests by route and outcome",
+            requests.clone(),
+        );
+        registry.register(
+            "auth_failures",
+            "Rejected credentials by reason",
+            auth_failures.clone(),
+        );
+        registry.register(
+            "signing_seconds",
+            "Time to sign one URL",
+            signing_seconds.clone(),
+        );
+        registry.register(
+            "config_reloads",
+            "Configuration reloads by outcome",
+            reloads.clone(),
+        );
+        Metrics {
+            registry,
+            requests,
+            auth_failures,
+            signing_seconds,
+            reloads,
+        }
+    }
+}
+
+impl Metrics {
+    pub fn request(&self, route: &'static str, outcome: &'static str) {
+        self.requests
+            .get_or_create(&RequestLabels { route, outcome })
+            .inc();
+    }
+
+    pub fn auth_failure(&self, reason: &'static str) {
+        self.auth_failures
+            .get_or_create(&ReasonLabels { reason })
+            .inc();
+    }
+
+    /// The text exposition format.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        prometheus_client::encoding::text::encode(&mut out, &self.registry)
+            .expect("writing to a String");
+        out
+    }
+}

@@ -1,0 +1,47 @@
+//! The routes. Each handler only translates HTTP in and out of [`crate::grant`].
+
+mod files;
+mod forward_auth;
+mod health;
+
+use std::time::Duration;
+
+use axum::http::{HeaderName, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::{any, get};
+use axum::Router;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::state::AppState;
+
+static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+pub fn router(state: AppState, files_prefix: &str, timeout: Duration) -> Router {
+    Router::new()
+        .route(&format!("{files_prefix}/{{*key}}"), get(files::get_object))
+        .route("/auth", any(forward_auth::check))
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .fallback(health::not_found)
+        .with_state(state)
+        .layer(CatchPanicLayer::custom(|_| {
+            crate::error::AppError::internal("handler panicked").into_response()
+        }))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            timeout,
+        ))
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID.clone()))
+        .layer(TraceLayer::new_for_http().make_span_with(crate::telemetry::make_span))
+        .layer(SetRequestIdLayer::new(REQUEST_ID.clone(), MakeRequestUuid))
+}
+
+/// The metrics listener's router.
+pub fn metrics_router(state: AppState) -> Router {
+    Router::new()
+        .route("/metrics", get(health::metrics))
+        .with_state(state)
+}
