@@ -22,6 +22,7 @@ static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 pub fn router(state: AppState, files_prefix: &str, timeout: Duration) -> Router {
     Router::new()
         .route(&format!("{files_prefix}/{{*key}}"), get(files::get_object))
+        .route(&format!("{files_prefix}/"), get(files::get_object))
         .route("/auth", any(forward_auth::check))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))

@@ -1,0 +1,222 @@
+//! Starts the real service on a random port, as users run it, with the repository's default
+//! configuration plus per-test overrides.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::providers::Serialized;
+use figment::Figment;
+use serde_json::{json, Value};
+use signgate::config::Settings;
+use signgate::startup::Application;
+use signgate_cloudfront::{verify_url, KeyPairId, PublicKeys, Verified, VerifyingKey, Viewer};
+
+pub const DEMO_SECRET: &str = "signgate-demo-secret-not-for-production";
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub metrics_addr: Option<SocketAddr>,
+    pub client: reqwest::Client,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn default_config() -> PathBuf {
+    repo().join("config/signgate.toml")
+}
+
+/// Settings from `config` with `overrides` (dotted keys) merged on top, listening on port 0.
+pub fn settings(config: &Path, overrides: &[(&str, Value)]) -> anyhow::Result<Settings> {
+    let mut figment = Figment::new()
+        .merge(Serialized::default("server.listen", "127.0.0.1:0"))
+        .merge(Serialized::default("server.metrics_listen", "127.0.0.1:0"))
+        .merge(Serialized::default("log.level", "warn"));
+    for (key, value) in overrides {
+        figment = figment.merge(Serialized::default(key, value.clone()));
+    }
+    Settings::load_with(config, figment)
+}
+
+pub async fn spawn_app(overrides: &[(&str, Value)]) -> TestApp {
+    spawn_with(settings(&default_config(), overrides).expect("test configuration is valid")).await
+}
+
+pub async fn spawn_with(settings: Settings) -> TestApp {
+    let app = Application::build(settings).await.expect("binds");
+    let addr = app.local_addr();
+    let metrics_addr = app.metrics_addr();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(app.run_until(async {
+        let _ = rx.await;
+    }));
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    TestApp {
+        addr,
+        metrics_addr,
+        client,
+        stop: Some(tx),
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> reqwest::Response {
+        let mut req = self.client.get(self.url(path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        req.send().await.unwrap()
+    }
+}
+
+pub fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+/// An HS256 demo token with the standard claims, plus `extra`.
+pub fn token(sub: &str, extra: Value) -> String {
+    let mut claims = json!({"sub": sub, "iss": "signgate-dev", "aud": "signgate", "exp": now() + 600, "iat": now()});
+    for (k, v) in extra.as_object().unwrap() {
+        if v.is_null() {
+            claims.as_object_mut().unwrap().remove(k);
+        } else {
+            claims[k] = v.clone();
+        }
+    }
+    hs256(&claims, DEMO_SECRET.as_bytes())
+}
+
+pub fn hs256(claims: &Value, secret: &[u8]) -> String {
+    let key = jsonwebtoken::EncodingKey::from_secret(secret).unwrap();
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        claims,
+        &key,
+    )
+    .unwrap()
+}
+
+/// The demo public keys, to check that what signgate hands out verifies as CloudFront would.
+pub fn demo_public_keys() -> PublicKeys {
+    let mut keys = PublicKeys::default();
+    for (id, file) in [
+        ("KDEMO2RSA0001", "demo-rsa-public.pem"),
+        ("KDEMO2ECDSA01", "demo-ecdsa-public.pem"),
+    ] {
+        let key = VerifyingKey::from_file(&repo().join("config/dev").join(file)).unwrap();
+        keys.insert(KeyPairId::parse(id).unwrap(), key);
+    }
+    keys
+}
+
+pub fn verify(url: &str, client_ip: Option<&str>) -> Verified {
+    let viewer = Viewer {
+        now: now(),
+        client_ip: client_ip.map(|ip| ip.parse().unwrap()),
+    };
+    verify_url(url, &demo_public_keys(), viewer).unwrap_or_else(|d| panic!("{url}: {d}"))
+}
+
+pub fn location(response: &reqwest::Response) -> String {
+    response
+        .headers()
+        .get("location")
+        .expect("Location")
+        .to_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// Asserts that nothing signed came back: no Location with a signature, no X-Signed-Url, no
+/// CloudFront cookie, no signature in the body.
+pub async fn assert_nothing_signed(response: reqwest::Response) -> (reqwest::StatusCode, String) {
+    let status = response.status();
+    let headers = response.headers().clone();
+    assert!(
+        headers.get("x-signed-url").is_none(),
+        "X-Signed-Url on {status}"
+    );
+    if let Some(loc) = headers.get("location") {
+        assert!(
+            !loc.to_str().unwrap_or_default().contains("Signature="),
+            "signed Location on {status}"
+        );
+    }
+    for cookie in headers.get_all("set-cookie") {
+        assert!(
+            !cookie
+                .to_str()
+                .unwrap_or_default()
+                .starts_with("CloudFront-"),
+            "CloudFront cookie on {status}"
+        );
+    }
+    let body = response.text().await.unwrap();
+    assert!(
+        !body.contains("Signature="),
+        "signature in body on {status}"
+    );
+    (status, body)
+}
+
+/// A raw HTTP/1.1 request, sent byte for byte (HTTP clients normalize `..` and `\` away, which
+/// would hide exactly what these tests need to send). Returns status, headers and body.
+pub async fn raw_request(
+    addr: std::net::SocketAddr,
+    request_line_target: &[u8],
+    headers: &[(&str, &[u8])],
+) -> (u16, String, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut req = Vec::new();
+    req.extend_from_slice(b"GET ");
+    req.extend_from_slice(request_line_target);
+    req.extend_from_slice(b" HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n");
+    for (k, v) in headers {
+        req.extend_from_slice(k.as_bytes());
+        req.extend_from_slice(b": ");
+        req.extend_from_slice(v);
+        req.extend_from_slice(b"\r\n");
+    }
+    req.extend_from_slice(b"\r\n");
+    stream.write_all(&req).await.unwrap();
+    let mut response = Vec::new();
+    let _ = stream.read_to_end(&mut response).await;
+    let text = String::from_utf8_lossy(&response).into_owned();
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    (status, head.to_owned(), body.to_owned())
+}
+
+/// Asserts a raw response signed nothing.
+pub fn assert_raw_nothing_signed(head: &str, body: &str) {
+    let lower = head.to_ascii_lowercase();
+    assert!(!lower.contains("x-signed-url"), "{head}");
+    assert!(!lower.contains("set-cookie: cloudfront-"), "{head}");
+    assert!(!head.contains("Signature="), "{head}");
+    assert!(!body.contains("Signature="), "{body}");
+}

@@ -1,0 +1,270 @@
+//! JWT authentication: pinned algorithms, key files, JWKS with refetch and outage handling.
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use jsonwebtoken::jwk::Jwk;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use serde_json::{json, Value};
+use signgate_cloudfront::{KeyPairId, KeyType, SigningKey};
+
+use crate::config::tempdir;
+use crate::helpers::*;
+
+fn claims(iss: &str) -> Value {
+    json!({"sub": "alice", "iss": iss, "aud": "signgate", "exp": now() + 600})
+}
+
+fn sign(alg: Algorithm, kid: Option<&str>, claims: &Value, key: &EncodingKey) -> String {
+    let mut header = Header::new(alg);
+    header.kid = kid.map(str::to_owned);
+    jsonwebtoken::encode(&header, claims, key).unwrap()
+}
+
+fn pem_pair(t: KeyType) -> (String, String) {
+    let k = SigningKey::generate(KeyPairId::parse("X").unwrap(), t).unwrap();
+    (k.private_pkcs8_pem(), k.public_pem())
+}
+
+fn b64url(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+#[tokio::test]
+async fn rs256_from_a_key_file_and_no_algorithm_confusion() {
+    let dir = tempdir();
+    let (private, public) = pem_pair(KeyType::Rsa2048);
+    std::fs::write(dir.join("pub.pem"), &public).unwrap();
+    let issuers = json!([{"issuer": "rs-issuer", "audience": ["signgate"], "algorithms": ["RS256"], "public_key_file": dir.join("pub.pem")}]);
+    let app = spawn_app(&[("auth.jwt.issuers", issuers)]).await;
+    let good = sign(
+        Algorithm::RS256,
+        None,
+        &claims("rs-issuer"),
+        &EncodingKey::from_rsa_pem(private.as_bytes()).unwrap(),
+    );
+    assert_eq!(app.get("/files/public/a", Some(&good)).await.status(), 302);
+
+    // RS256 -> HS256 confusion: the public key used as an HMAC secret.
+    let confused = hs256(&claims("rs-issuer"), public.as_bytes());
+    assert_eq!(
+        assert_nothing_signed(app.get("/files/public/a", Some(&confused)).await)
+            .await
+            .0,
+        401
+    );
+
+    // alg: none
+    let payload = b64url(claims("rs-issuer").to_string().as_bytes());
+    let none = format!("{}.{payload}.", b64url(br#"{"alg":"none","typ":"JWT"}"#));
+    assert_eq!(
+        assert_nothing_signed(app.get("/files/public/a", Some(&none)).await)
+            .await
+            .0,
+        401
+    );
+}
+
+#[tokio::test]
+async fn claims_are_enforced() {
+    let app = spawn_app(&[]).await;
+    let cases = [
+        ("expired", json!({"exp": now() - 120})),
+        ("not yet valid", json!({"nbf": now() + 120})),
+        ("nbf as a string", json!({"nbf": "0"})),
+        ("missing exp", json!({"exp": null})),
+        ("wrong audience", json!({"aud": "someone-else"})),
+        ("missing audience", json!({"aud": null})),
+        ("wrong issuer", json!({"iss": "evil"})),
+        ("missing issuer", json!({"iss": null})),
+        ("missing subject", json!({"sub": null})),
+        ("numeric subject", json!({"sub": 42})),
+    ];
+    for (what, extra) in cases {
+        let t = token("alice", extra);
+        let (status, body) =
+            assert_nothing_signed(app.get("/files/public/a", Some(&t)).await).await;
+        assert_eq!(status, 401, "{what}: {body}");
+    }
+    // Within the leeway (30 s) an expired token is still accepted.
+    assert_eq!(
+        app.get(
+            "/files/public/a",
+            Some(&token("alice", json!({"exp": now() - 5})))
+        )
+        .await
+        .status(),
+        302
+    );
+}
+
+/// A JWKS provider the test controls.
+#[derive(Clone)]
+struct Provider {
+    jwks: Arc<Mutex<Value>>,
+    up: Arc<AtomicBool>,
+    hits: Arc<AtomicUsize>,
+    base: String,
+}
+
+async fn jwks(State(p): State<Provider>) -> axum::response::Response {
+    p.hits.fetch_add(1, Ordering::SeqCst);
+    if !p.up.load(Ordering::SeqCst) {
+        return StatusCode::SERVICE_UNAVAILABLE.into_response();
+    }
+    axum::Json(p.jwks.lock().unwrap().clone()).into_response()
+}
+
+async fn discovery(State(p): State<Provider>) -> axum::response::Response {
+    axum::Json(json!({"issuer": p.base, "jwks_uri": format!("{}/jwks.json", p.base)}))
+        .into_response()
+}
+
+async fn provider(keys: Value, up: bool) -> Provider {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let p = Provider {
+        jwks: Arc::new(Mutex::new(keys)),
+        up: Arc::new(AtomicBool::new(up)),
+        hits: Arc::new(AtomicUsize::new(0)),
+        base,
+    };
+    let router = axum::Router::new()
+        .route("/jwks.json", get(jwks))
+        .route("/.well-known/openid-configuration", get(discovery))
+        .with_state(p.clone());
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    p
+}
+
+fn ec_key(kid: &str) -> (EncodingKey, Value) {
+    let (private, _) = pem_pair(KeyType::EcdsaP256);
+    let key = EncodingKey::from_ec_pem(private.as_bytes()).unwrap();
+    let mut jwk =
+        serde_json::to_value(Jwk::from_encoding_key(&key, Algorithm::ES256).unwrap()).unwrap();
+    jwk["kid"] = json!(kid);
+    (key, jwk)
+}
+
+async fn wait_ready(app: &TestApp) {
+    for _ in 0..100 {
+        if app.get("/readyz", None).await.status() == 200 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("never ready");
+}
+
+fn jwks_issuer(url: &str, refresh: u64) -> Value {
+    json!([{"issuer": "idp", "audience": ["signgate"], "algorithms": ["ES256"], "jwks_url": url, "jwks_min_refresh_seconds": refresh}])
+}
+
+#[tokio::test]
+async fn jwks_keys_rotate_with_bounded_refetching() {
+    let (key_a, jwk_a) = ec_key("a");
+    let secret = "an-hmac-secret-published-by-mistake-000";
+    let oct = json!({"kty": "oct", "kid": "hs", "k": b64url(secret.as_bytes()), "alg": "HS256"});
+    let p = provider(json!({"keys": [jwk_a, oct]}), true).await;
+    let app = spawn_app(&[(
+        "auth.jwt.issuers",
+        jwks_issuer(&format!("{}/jwks.json", p.base), 1),
+    )])
+    .await;
+    wait_ready(&app).await;
+    let t = sign(Algorithm::ES256, Some("a"), &claims("idp"), &key_a);
+    assert_eq!(app.get("/files/public/a", Some(&t)).await.status(), 302);
+
+    // An oct key in the JWKS is never used, whatever the token says.
+    let hs = {
+        let mut h = Header::new(Algorithm::HS256);
+        h.kid = Some("hs".into());
+        jsonwebtoken::encode(
+            &h,
+            &claims("idp"),
+            &EncodingKey::from_secret(secret.as_bytes()).unwrap(),
+        )
+        .unwrap()
+    };
+    assert_eq!(
+        assert_nothing_signed(app.get("/files/public/a", Some(&hs)).await)
+            .await
+            .0,
+        401
+    );
+
+    // The provider rotates to key b; the first token with kid b triggers one refetch.
+    let (key_b, jwk_b) = ec_key("b");
+    *p.jwks.lock().unwrap() = json!({"keys": [jwk_b]});
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let before = p.hits.load(Ordering::SeqCst);
+    let t = sign(Algorithm::ES256, Some("b"), &claims("idp"), &key_b);
+    assert_eq!(app.get("/files/public/a", Some(&t)).await.status(), 302);
+    assert_eq!(p.hits.load(Ordering::SeqCst), before + 1);
+
+    // Unknown kids within the interval do not hammer the provider.
+    for i in 0..5 {
+        let t = sign(
+            Algorithm::ES256,
+            Some(&format!("unknown-{i}")),
+            &claims("idp"),
+            &key_b,
+        );
+        assert_eq!(app.get("/files/public/a", Some(&t)).await.status(), 401);
+    }
+    assert!(
+        p.hits.load(Ordering::SeqCst) <= before + 2,
+        "refetches are rate limited"
+    );
+}
+
+#[tokio::test]
+async fn unreachable_provider_fails_closed_then_recovers() {
+    let (key, jwk) = ec_key("k1");
+    let p = provider(json!({"keys": [jwk]}), false).await;
+    let app = spawn_app(&[(
+        "auth.jwt.issuers",
+        jwks_issuer(&format!("{}/jwks.json", p.base), 0),
+    )])
+    .await;
+    let t = sign(Algorithm::ES256, Some("k1"), &claims("idp"), &key);
+    assert_eq!(app.get("/readyz", None).await.status(), 503);
+    let r = app.get("/files/public/a", Some(&t)).await;
+    assert!(r.headers().get("retry-after").is_some());
+    assert_eq!(assert_nothing_signed(r).await.0, 503);
+
+    p.up.store(true, Ordering::SeqCst);
+    wait_ready(&app).await;
+    assert_eq!(app.get("/files/public/a", Some(&t)).await.status(), 302);
+
+    // Once fetched, keys are kept while the provider is down.
+    p.up.store(false, Ordering::SeqCst);
+    let unknown = sign(Algorithm::ES256, Some("k2"), &claims("idp"), &key);
+    assert_eq!(
+        app.get("/files/public/a", Some(&unknown)).await.status(),
+        401
+    );
+    assert_eq!(app.get("/files/public/a", Some(&t)).await.status(), 302);
+}
+
+#[tokio::test]
+async fn oidc_discovery_finds_the_jwks() {
+    let (key, jwk) = ec_key("d1");
+    let p = provider(json!({"keys": [jwk]}), true).await;
+    let issuers = json!([{"issuer": p.base, "audience": ["signgate"], "algorithms": ["ES256"], "oidc_discovery": true}]);
+    let app = spawn_app(&[("auth.jwt.issuers", issuers)]).await;
+    wait_ready(&app).await;
+    let t = sign(Algorithm::ES256, Some("d1"), &claims(&p.base), &key);
+    assert_eq!(app.get("/files/public/a", Some(&t)).await.status(), 302);
+}
+
+#[test]
+fn tempdirs_are_distinct() {
+    assert_ne!(tempdir(), tempdir());
+}
