@@ -24,7 +24,9 @@ fn nginx_binary() -> PathBuf {
 /// The snippet between the README's nginx markers.
 fn readme_snippet() -> String {
     let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
-    let start = readme.find("<!-- nginx-snippet:start -->").expect("README has the nginx snippet");
+    let start = readme
+        .find("<!-- nginx-snippet:start -->")
+        .expect("README has the nginx snippet");
     let end = readme.find("<!-- nginx-snippet:end -->").unwrap();
     let block = &readme[start..end];
     let code_start = block.find("```nginx\n").unwrap() + "```nginx\n".len();
@@ -45,11 +47,19 @@ impl Drop for Nginx {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 async fn start_nginx(signgate: std::net::SocketAddr) -> Nginx {
-    let dir = std::env::temp_dir().join(format!("signgate-nginx-{}-{}", std::process::id(), free_port()));
+    let dir = std::env::temp_dir().join(format!(
+        "signgate-nginx-{}-{}",
+        std::process::id(),
+        free_port()
+    ));
     std::fs::create_dir_all(dir.join("html")).unwrap();
     let port = free_port();
     let snippet = readme_snippet().replace("127.0.0.1:8080", &signgate.to_string());
@@ -61,41 +71,86 @@ async fn start_nginx(signgate: std::net::SocketAddr) -> Nginx {
         d = dir.display()
     );
     std::fs::write(dir.join("nginx.conf"), conf).unwrap();
-    let child = Command::new(nginx_binary())
-        .args(["-p", dir.to_str().unwrap(), "-c", dir.join("nginx.conf").to_str().unwrap()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
+    let nginx = Nginx {
+        port,
+        child: Command::new(nginx_binary())
+            .args([
+                "-p",
+                dir.to_str().unwrap(),
+                "-c",
+                dir.join("nginx.conf").to_str().unwrap(),
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap(),
+    };
     for _ in 0..100 {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
-            return Nginx { child, port };
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
+            return nginx;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    panic!("nginx did not start; see {}", dir.join("error.log").display());
+    panic!(
+        "nginx did not start; see {}",
+        dir.join("error.log").display()
+    );
 }
 
 #[tokio::test]
 async fn nginx_auth_request_redirects_to_the_signed_url() {
     let app = spawn_app(&[]).await;
     let nginx = start_nginx(app.addr).await;
-    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
     let url = |path: &str| format!("http://127.0.0.1:{}{path}", nginx.port);
     let alice = token("alice", json!({}));
 
-    let r = client.get(url("/files/users/alice/report.pdf")).bearer_auth(&alice).send().await.unwrap();
+    let r = client
+        .get(url("/files/users/alice/report.pdf"))
+        .bearer_auth(&alice)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 302);
     let signed = location(&r);
-    assert!(signed.starts_with("https://d111111abcdef8.cloudfront.net/users/alice/report.pdf?Expires="), "{signed}");
+    assert!(
+        signed.starts_with("https://d111111abcdef8.cloudfront.net/users/alice/report.pdf?Expires="),
+        "{signed}"
+    );
     verify(&signed, None);
 
-    let (status, _) = assert_nothing_signed(client.get(url("/files/users/alice/report.pdf")).send().await.unwrap()).await;
+    let (status, _) = assert_nothing_signed(
+        client
+            .get(url("/files/users/alice/report.pdf"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!(status, 401);
-    let (status, _) = assert_nothing_signed(client.get(url("/files/users/bob/report.pdf")).bearer_auth(&alice).send().await.unwrap()).await;
+    let (status, _) = assert_nothing_signed(
+        client
+            .get(url("/files/users/bob/report.pdf"))
+            .bearer_auth(&alice)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!(status, 403);
     let auth = format!("Bearer {alice}");
-    let (status, head, body) = raw_request(std::net::SocketAddr::from(([127, 0, 0, 1], nginx.port)), b"/files/public/%2e%2e/users/bob/x", &[("Authorization", auth.as_bytes())]).await;
+    let (status, head, body) = raw_request(
+        std::net::SocketAddr::from(([127, 0, 0, 1], nginx.port)),
+        b"/files/public/%2e%2e/users/bob/x",
+        &[("Authorization", auth.as_bytes())],
+    )
+    .await;
     assert_raw_nothing_signed(&head, &body);
     assert_eq!(status, 403, "malformed paths are refused through nginx too");
 }

@@ -1,0 +1,240 @@
+//! The real binary as a process: SIGHUP key rotation without a failed request, and SIGTERM
+//! draining in-flight requests while refusing new connections.
+
+#[path = "api/helpers.rs"]
+#[allow(dead_code)]
+mod helpers;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use helpers::*;
+use serde_json::json;
+
+const BIN: &str = env!("CARGO_BIN_EXE_signgate");
+
+struct Proc {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A copy of the default configuration and demo keys in a fresh folder.
+fn config_copy(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("signgate-proc-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("dev")).unwrap();
+    std::fs::copy(
+        repo().join("config/signgate.toml"),
+        dir.join("signgate.toml"),
+    )
+    .unwrap();
+    for f in ["demo-rsa-private.pem", "demo-ecdsa-private.pem"] {
+        std::fs::copy(repo().join("config/dev").join(f), dir.join("dev").join(f)).unwrap();
+    }
+    dir
+}
+
+async fn start(config: &Path, env: &[(&str, String)]) -> Proc {
+    let port = free_port();
+    let mut cmd = Command::new(BIN);
+    cmd.args([
+        "serve",
+        "--config",
+        config.join("signgate.toml").to_str().unwrap(),
+    ])
+    .env("SIGNGATE_SERVER__LISTEN", format!("127.0.0.1:{port}"))
+    .env("SIGNGATE_SERVER__METRICS_LISTEN", "")
+    .env("SIGNGATE_LOG__LEVEL", "warn")
+    .stdout(Stdio::null())
+    .stderr(Stdio::inherit());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let proc = Proc {
+        child: cmd.spawn().unwrap(),
+        port,
+    };
+    for _ in 0..100 {
+        if reqwest::get(format!("http://127.0.0.1:{port}/healthz"))
+            .await
+            .is_ok()
+        {
+            return proc;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("signgate did not start");
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+fn signal(p: &Proc, sig: &str) {
+    assert!(Command::new("kill")
+        .args(["-s", sig, &p.child.id().to_string()])
+        .status()
+        .unwrap()
+        .success());
+}
+
+#[tokio::test]
+async fn sighup_rotates_keys_without_a_failed_request() {
+    let dir = config_copy("hup");
+    let p = start(&dir, &[]).await;
+    let url = format!("http://127.0.0.1:{}/files/public/a.txt", p.port);
+    let t = token("alice", json!({}));
+    let old = location(&client().get(&url).bearer_auth(&t).send().await.unwrap());
+    assert!(old.ends_with("Key-Pair-Id=KDEMO2RSA0001"));
+
+    // Load during the reload: every answer must be a signed 302.
+    let stop = Arc::new(AtomicBool::new(false));
+    let (ok, failed) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let load = {
+        let (stop, ok, failed, url, t) = (
+            stop.clone(),
+            ok.clone(),
+            failed.clone(),
+            url.clone(),
+            t.clone(),
+        );
+        tokio::spawn(async move {
+            let c = client();
+            while !stop.load(Ordering::Relaxed) {
+                match c.get(&url).bearer_auth(&t).send().await {
+                    Ok(r) if r.status() == 302 => ok.fetch_add(1, Ordering::Relaxed),
+                    _ => failed.fetch_add(1, Ordering::Relaxed),
+                };
+            }
+        })
+    };
+    let config = std::fs::read_to_string(dir.join("signgate.toml")).unwrap();
+    std::fs::write(
+        dir.join("signgate.toml"),
+        config.replace("active = \"KDEMO2RSA0001\"", "active = \"KDEMO2ECDSA01\""),
+    )
+    .unwrap();
+    signal(&p, "HUP");
+    let mut rotated = None;
+    for _ in 0..100 {
+        let l = location(&client().get(&url).bearer_auth(&t).send().await.unwrap());
+        if l.ends_with("Key-Pair-Id=KDEMO2ECDSA01") {
+            rotated = Some(l);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    stop.store(true, Ordering::Relaxed);
+    load.await.unwrap();
+    let new = rotated.expect("new URLs use the new active key");
+    assert_eq!(
+        failed.load(Ordering::Relaxed),
+        0,
+        "no request failed during the reload"
+    );
+    assert!(ok.load(Ordering::Relaxed) > 0);
+    // Both keys are still in the set, so URLs signed before the rotation still verify.
+    verify(&old, None);
+    verify(&new, None);
+
+    // A broken configuration is refused and the running one stays.
+    std::fs::write(dir.join("signgate.toml"), "this is not toml [").unwrap();
+    signal(&p, "HUP");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let still = client().get(&url).bearer_auth(&t).send().await.unwrap();
+    assert_eq!(still.status(), 302);
+    assert!(location(&still).ends_with("Key-Pair-Id=KDEMO2ECDSA01"));
+}
+
+/// A JWKS provider that answers slowly, to keep a request in flight.
+async fn slow_provider(delay: Duration, jwks: serde_json::Value) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let router = axum::Router::new().route(
+        "/jwks.json",
+        axum::routing::get(move || {
+            let jwks = jwks.clone();
+            async move {
+                tokio::time::sleep(delay).await;
+                axum::Json(jwks)
+            }
+        }),
+    );
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    base
+}
+
+#[tokio::test]
+async fn sigterm_drains_in_flight_requests_and_refuses_new_ones() {
+    use jsonwebtoken::{jwk::Jwk, Algorithm, EncodingKey, Header};
+    let k = signgate_cloudfront::SigningKey::generate(
+        signgate_cloudfront::KeyPairId::parse("X").unwrap(),
+        signgate_cloudfront::KeyType::EcdsaP256,
+    )
+    .unwrap();
+    let key = EncodingKey::from_ec_pem(k.private_pkcs8_pem().as_bytes()).unwrap();
+    let mut jwk =
+        serde_json::to_value(Jwk::from_encoding_key(&key, Algorithm::ES256).unwrap()).unwrap();
+    jwk["kid"] = json!("slow");
+    let base = slow_provider(Duration::from_millis(1500), json!({"keys": [jwk]})).await;
+    let issuers = format!("[{{issuer=\"idp\", audience=[\"signgate\"], algorithms=[\"ES256\"], jwks_url=\"{base}/jwks.json\", jwks_min_refresh_seconds=0}}]");
+    let dir = config_copy("term");
+    let p = start(&dir, &[("SIGNGATE_AUTH__JWT__ISSUERS", issuers)]).await;
+    let port = p.port;
+
+    let mut header = Header::new(Algorithm::ES256);
+    header.kid = Some("slow".into());
+    let claims = json!({"sub": "alice", "iss": "idp", "aud": "signgate", "exp": now() + 600});
+    let t = jsonwebtoken::encode(&header, &claims, &key).unwrap();
+    let in_flight = tokio::spawn(async move {
+        client()
+            .get(format!("http://127.0.0.1:{port}/files/public/a.txt"))
+            .bearer_auth(t)
+            .send()
+            .await
+            .map(|r| r.status().as_u16())
+    });
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    signal(&p, "TERM");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let refused = tokio::net::TcpStream::connect(("127.0.0.1", port)).await;
+    assert!(
+        refused.is_err(),
+        "new connections are refused while draining"
+    );
+    assert_eq!(
+        in_flight.await.unwrap().unwrap(),
+        302,
+        "the in-flight request completed"
+    );
+    let mut p = p;
+    let status = tokio::task::spawn_blocking(move || {
+        let s = p.child.wait().unwrap();
+        std::mem::forget(p);
+        s
+    })
+    .await
+    .unwrap();
+    assert!(status.success(), "clean exit after draining: {status:?}");
+}
