@@ -560,3 +560,42 @@ fn environment_overrides_apply_and_bad_ones_name_the_key() {
         stderr(&o)
     );
 }
+
+#[test]
+fn cookies_for_a_folder_take_the_wildcard_url_as_the_resource() {
+    let dir = tempdir("folder-cookies");
+    let v = vector_keys(&dir);
+    let expected = v["signed_cookies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "custom-wildcard-dir")
+        .unwrap();
+    let key = dir.join("rsa1-private_pkcs8_pem.pem").display().to_string();
+    let o = run(
+        &[
+            "sign",
+            "--key",
+            &key,
+            "--key-pair-id",
+            "K2JCJMDEHXQW5F",
+            "--url",
+            expected["resource"].as_str().unwrap(),
+            "--expires",
+            "1767225600",
+            "--starts",
+            "1767222000",
+            "--cookies",
+        ],
+        &[],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    for (name, value) in expected["cookies"].as_object().unwrap() {
+        assert!(
+            out.lines()
+                .any(|l| l == format!("{name}={}", value.as_str().unwrap())),
+            "{name} in {out}"
+        );
+    }
+}

@@ -238,3 +238,95 @@ async fn sigterm_drains_in_flight_requests_and_refuses_new_ones() {
     .unwrap();
     assert!(status.success(), "clean exit after draining: {status:?}");
 }
+
+#[tokio::test]
+async fn secrets_never_reach_the_log_even_at_debug_level() {
+    let dir = config_copy("logs");
+    let port = free_port();
+    let log = dir.join("stderr.log");
+    let mut cmd = Command::new(BIN);
+    cmd.args([
+        "serve",
+        "--config",
+        dir.join("signgate.toml").to_str().unwrap(),
+    ])
+    .env("SIGNGATE_SERVER__LISTEN", format!("127.0.0.1:{port}"))
+    .env("SIGNGATE_SERVER__METRICS_LISTEN", "")
+    .env("SIGNGATE_LOG__LEVEL", "trace")
+    .stdout(Stdio::null())
+    .stderr(std::fs::File::create(&log).unwrap());
+    let mut p = Proc {
+        child: cmd.spawn().unwrap(),
+        port,
+    };
+    for _ in 0..100 {
+        if reqwest::get(format!("http://127.0.0.1:{port}/healthz"))
+            .await
+            .is_ok()
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let good = token("alice", json!({}));
+    let forged = hs256(
+        &json!({"sub": "alice", "iss": "signgate-dev", "aud": "signgate", "exp": now() + 60}),
+        b"another-secret-of-at-least-32-bytes!!",
+    );
+    let c = client();
+    let url = |path: &str| format!("http://127.0.0.1:{port}{path}");
+    let signed = location(
+        &c.get(url("/files/public/a.txt"))
+            .bearer_auth(&good)
+            .send()
+            .await
+            .unwrap(),
+    );
+    let cookie = format!("signgate_token={good}");
+    c.get(url("/files/users/bob/x"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    c.get(url("/files/public/a.txt"))
+        .bearer_auth(&forged)
+        .send()
+        .await
+        .unwrap();
+    c.get(url("/auth"))
+        .header("x-original-uri", "/files/public/b.txt")
+        .bearer_auth(&good)
+        .send()
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let _ = p.child.kill();
+    let _ = p.child.wait();
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        text.contains("signgate::audit"),
+        "the log was written: {text}"
+    );
+    let signature = signed
+        .split("Signature=")
+        .nth(1)
+        .unwrap()
+        .split('&')
+        .next()
+        .unwrap();
+    let demo_key = std::fs::read_to_string(repo().join("config/dev/demo-rsa-private.pem")).unwrap();
+    let key_line = demo_key
+        .lines()
+        .find(|l| l.len() > 60 && !l.contains(' '))
+        .unwrap();
+    for (what, secret) in [
+        ("token", good.as_str()),
+        ("token signature part", good.rsplit('.').next().unwrap()),
+        ("forged token", forged.as_str()),
+        ("CloudFront signature", signature),
+        ("demo secret", DEMO_SECRET),
+        ("private key", key_line),
+    ] {
+        assert!(!text.contains(secret), "{what} appears in the log");
+    }
+}

@@ -49,6 +49,16 @@ fn parse_hash(text: &str) -> Result<HashAlgorithm, String> {
 pub fn run(args: SignArgs) -> anyhow::Result<ExitCode> {
     let id = KeyPairId::parse(&args.key_pair_id)?;
     let url = SignableUrl::parse(&args.url).context("--url")?;
+    let mut resource = args
+        .resource
+        .as_deref()
+        .map(ResourcePattern::parse)
+        .transpose()
+        .context("--resource")?;
+    if args.cookies && resource.is_none() && url.as_str().contains('*') {
+        // Cookies for a folder: a wildcard URL is the resource pattern itself.
+        resource = Some(ResourcePattern::parse(url.as_str()).context("--url")?);
+    }
     let conditions = Conditions {
         expires: args.expires,
         starts: args.starts,
@@ -58,15 +68,15 @@ pub fn run(args: SignArgs) -> anyhow::Result<ExitCode> {
             .map(Ipv4Range::parse)
             .transpose()
             .context("--ip")?,
-        resource: args
-            .resource
-            .as_deref()
-            .map(ResourcePattern::parse)
-            .transpose()
-            .context("--resource")?,
+        resource: resource.clone(),
         force_custom: false,
     };
-    let policy = Policy::for_url(&url, &conditions)?;
+    let policy = match (&resource, args.cookies) {
+        (Some(pattern), true) if pattern.as_str() != url.as_str() || url.as_str().contains('*') => {
+            Policy::for_resource(pattern.clone(), &conditions)?
+        }
+        _ => Policy::for_url(&url, &conditions)?,
+    };
     let passphrase = std::env::var_os("SIGNGATE_KEY_PASSPHRASE").map(|p| p.into_encoded_bytes());
     let key = SigningKey::from_file(id, &args.key, passphrase.as_deref())?;
     if args.expires <= super::now() {

@@ -178,6 +178,8 @@ pub struct RawRule {
     #[serde(default)]
     pub require: Vec<RawRequirement>,
     pub distribution: String,
+    /// Signs with this key set instead of the distribution's.
+    pub key_set: Option<String>,
     #[serde(default = "default_lifetime")]
     pub lifetime_seconds: u64,
     #[serde(default = "default_policy")]

@@ -85,7 +85,15 @@ pub fn validate(raw: RawConfig, base: &Path, source: &Path) -> anyhow::Result<Se
             .rules
             .iter()
             .enumerate()
-            .map(|(i, r)| rule(r, i, &distributions, raw.server.deny_as_not_found))
+            .map(|(i, r)| {
+                rule(
+                    r,
+                    i,
+                    &distributions,
+                    &key_sets,
+                    raw.server.deny_as_not_found,
+                )
+            })
             .collect::<anyhow::Result<_>>()?,
         deny_as_not_found: raw.server.deny_as_not_found,
     };
@@ -216,6 +224,7 @@ fn rule(
     r: &RawRule,
     i: usize,
     distributions: &[Arc<Distribution>],
+    key_sets: &[(String, Arc<KeySet>)],
     default_not_found: bool,
 ) -> anyhow::Result<Rule> {
     let at = format!("rules[{i}]");
@@ -249,6 +258,22 @@ fn rule(
                 r.distribution
             )
         })?;
+    let distribution = match &r.key_set {
+        None => distribution,
+        Some(name) => {
+            let key_set = key_sets
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, ks)| ks.clone())
+                .ok_or_else(|| anyhow!("{at}.key_set: no key set named {name:?}"))?;
+            Arc::new(Distribution {
+                name: distribution.name.clone(),
+                base_url: distribution.base_url.clone(),
+                key_set,
+                hash: distribution.hash,
+            })
+        }
+    };
     let require = r
         .require
         .iter()

@@ -401,3 +401,21 @@ async fn every_answer_carries_a_request_id() {
     let r = app.get("/files/public/a", None).await;
     assert!(r.headers().get("x-request-id").is_some());
 }
+
+#[tokio::test]
+async fn a_rule_can_sign_with_its_own_key_set() {
+    let key_sets = json!([
+        {"name": "demo", "active": "KDEMO2RSA0001", "keys": [{"key_pair_id": "KDEMO2RSA0001", "private_key_file": "dev/demo-rsa-private.pem"}]},
+        {"name": "ec", "active": "KDEMO2ECDSA01", "keys": [{"key_pair_id": "KDEMO2ECDSA01", "private_key_file": "dev/demo-ecdsa-private.pem"}]}
+    ]);
+    let rules = json!([
+        {"pattern": "hls/**", "access": "authenticated", "distribution": "demo", "key_set": "ec"},
+        {"pattern": "public/**", "access": "authenticated", "distribution": "demo"}
+    ]);
+    let app = spawn_app(&[("key_sets", key_sets), ("rules", rules)]).await;
+    let t = token("alice", json!({}));
+    assert!(location(&app.get("/files/hls/a.ts", Some(&t)).await)
+        .ends_with("Key-Pair-Id=KDEMO2ECDSA01"));
+    assert!(location(&app.get("/files/public/a", Some(&t)).await)
+        .ends_with("Key-Pair-Id=KDEMO2RSA0001"));
+}

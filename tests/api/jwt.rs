@@ -268,3 +268,36 @@ async fn oidc_discovery_finds_the_jwks() {
 fn tempdirs_are_distinct() {
     assert_ne!(tempdir(), tempdir());
 }
+
+#[tokio::test]
+async fn a_request_that_takes_too_long_is_503_and_signs_nothing() {
+    let (key, jwk) = ec_key("late");
+    // The provider answers after the request timeout.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let body = json!({"keys": [jwk]});
+    let router = axum::Router::new().route(
+        "/jwks.json",
+        get(move || {
+            let body = body.clone();
+            async move {
+                tokio::time::sleep(Duration::from_secs(2)).await;
+                axum::Json(body)
+            }
+        }),
+    );
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    let app = spawn_app(&[
+        (
+            "auth.jwt.issuers",
+            jwks_issuer(&format!("{base}/jwks.json"), 0),
+        ),
+        ("server.request_timeout_ms", json!(300)),
+    ])
+    .await;
+    let t = sign(Algorithm::ES256, Some("late"), &claims("idp"), &key);
+    let started = std::time::Instant::now();
+    let (status, _) = assert_nothing_signed(app.get("/files/public/a", Some(&t)).await).await;
+    assert_eq!(status, 503);
+    assert!(started.elapsed() < Duration::from_millis(1500));
+}

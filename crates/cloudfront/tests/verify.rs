@@ -310,6 +310,34 @@ proptest! {
     }
 
     #[test]
+    fn wildcard_resources_cover_their_folder_only(
+        url in arb_url(),
+        other in segment(),
+        ecdsa in any::<bool>(),
+    ) {
+        let key = common::key(if ecdsa { "ec1" } else { "rsa2" });
+        let keys = common::keys_of(&[&key]);
+        let signable = SignableUrl::parse(&url).unwrap();
+        // The resource is the URL's folder with a wildcard: https://host/a/b/* for https://host/a/b/c
+        let path_end = signable.as_str().find('?').unwrap_or(signable.as_str().len());
+        let folder = &signable.as_str()[..signable.as_str()[..path_end].rfind('/').unwrap() + 1];
+        let resource = ResourcePattern::parse(&format!("{folder}*")).unwrap();
+        let c = Conditions { expires: EXP, resource: Some(resource), ..Default::default() };
+        let signed = sign(&key, &url, c, HashAlgorithm::Sha1);
+        prop_assert!(signed.contains("Policy="));
+        prop_assert!(verify_url(&signed, &keys, at(1)).is_ok());
+        // The same policy and signature presented for another object in the folder: valid.
+        let sibling = SignableUrl::parse(&format!("{folder}{other}")).unwrap();
+        let moved = signed.replacen(&signable.as_str()[..path_end], sibling.as_str(), 1);
+        prop_assert!(verify_url(&moved, &keys, at(1)).is_ok(), "{}", moved);
+        // Outside the folder: resource mismatch.
+        let outside = signed.replacen(folder, &format!("{}x-other/", folder), 1);
+        let escaped = signed.replacen(&signable.as_str()[..path_end], &format!("https://elsewhere.example/{other}"), 1);
+        prop_assert!(verify_url(&outside, &keys, at(1)).is_ok(), "subfolders are covered by *");
+        prop_assert_eq!(verify_url(&escaped, &keys, at(1)).unwrap_err(), Denial::ResourceMismatch);
+    }
+
+    #[test]
     fn normalization_is_idempotent_and_never_panics(input in "\\PC{0,60}") {
         let candidate = format!("https://h.example/{input}");
         if let Ok(url) = SignableUrl::parse(&candidate) {
