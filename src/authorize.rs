@@ -102,6 +102,18 @@ impl KeyPattern {
         )
     }
 
+    /// For a pattern ending in `/**`: whether its prefix names exactly `folder` for `user`
+    /// (`hls/{sub}/**` names the folder `hls/alice` for alice).
+    pub fn matches_folder(&self, folder: &ObjectKey, user: Option<&User>) -> bool {
+        match self.segments.split_last() {
+            Some((Segment::AnyDepth, prefix)) => {
+                let segments: Vec<&str> = folder.segments().collect();
+                match_segments(prefix, &segments, user)
+            }
+            _ => false,
+        }
+    }
+
     /// Matches `key` for `user` (claims are unavailable for anonymous callers).
     pub fn matches(&self, key: &ObjectKey, user: Option<&User>) -> bool {
         let segments: Vec<&str> = key.segments().collect();
@@ -196,6 +208,8 @@ pub struct Rule {
     pub require: Vec<Requirement>,
     pub target: Arc<SignTarget>,
     pub deny_as_not_found: bool,
+    /// Hands out signed cookies for the folder the pattern's prefix names.
+    pub cookies: bool,
 }
 
 /// The outcome of authorization.
@@ -243,6 +257,33 @@ impl Rules {
             Some(_) => Decision::Forbidden {
                 not_found: self.deny_as_not_found,
             },
+        }
+    }
+}
+
+impl Rules {
+    /// The decision for signed cookies over a whole folder. Only rules marked `cookies = true`
+    /// take part (their pattern ends in `/**`), so a cookie grant is always an explicit choice
+    /// in the configuration; the first whose prefix names the folder decides.
+    pub fn decide_folder(&self, folder: &ObjectKey, principal: &Principal) -> Decision<'_> {
+        let user = match principal {
+            Principal::Anonymous => return Decision::NeedsLogin,
+            Principal::User(u) => u.as_ref(),
+        };
+        for rule in self.rules.iter().filter(|r| r.cookies) {
+            if !rule.pattern.matches_folder(folder, Some(user)) {
+                continue;
+            }
+            return if rule.require.iter().all(|r| r.satisfied_by(user)) {
+                Decision::Allow(rule)
+            } else {
+                Decision::Forbidden {
+                    not_found: rule.deny_as_not_found,
+                }
+            };
+        }
+        Decision::Forbidden {
+            not_found: self.deny_as_not_found,
         }
     }
 }
@@ -318,6 +359,25 @@ mod tests {
             assert!(claim_for_template(&u, "team").is_none(), "{value:?}");
         }
         assert!(claim_for_template(&user("alice", json!({})), "sub").is_some());
+    }
+
+    #[test]
+    fn folder_matching_uses_the_prefix_exactly() {
+        let alice = user("alice", json!({}));
+        let p = KeyPattern::parse("hls/{sub}/**").unwrap();
+        assert!(p.matches_folder(&key("hls/alice"), Some(&alice)));
+        assert!(
+            !p.matches_folder(&key("hls"), Some(&alice)),
+            "a parent folder is never granted"
+        );
+        assert!(
+            !p.matches_folder(&key("hls/alice/sub"), Some(&alice)),
+            "only the named folder"
+        );
+        assert!(!p.matches_folder(&key("hls/bob"), Some(&alice)));
+        assert!(!KeyPattern::parse("hls/*")
+            .unwrap()
+            .matches_folder(&key("hls/a"), Some(&alice)));
     }
 
     #[test]

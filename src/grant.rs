@@ -38,18 +38,39 @@ pub async fn grant(
     metrics: &Metrics,
     req: ObjectRequest<'_>,
 ) -> Result<Grant, AppError> {
-    let settings = &app.settings;
     app.limits.check_ip(req.client_ip)?;
-    let key = ObjectKey::from_raw_path(req.raw_key, settings.server.max_key_bytes)
+    let key = ObjectKey::from_raw_path(req.raw_key, app.settings.server.max_key_bytes)
         .map_err(AppError::BadKey)?;
     let download = download_param(req.query)?;
+    let principal = authenticate(app, metrics, req.headers).await?;
+    let signed = authorize_and_sign(
+        app,
+        metrics,
+        &principal,
+        &key,
+        download.as_ref(),
+        req.client_ip,
+    )?;
+    Ok(Grant {
+        key,
+        principal,
+        signed,
+    })
+}
 
-    let principal = match settings.authenticators.authenticate(req.headers).await {
+/// Who is calling: a user, anonymous, or an error (invalid credential: 401; backend down: 503).
+/// Applies the per-subject rate limit.
+pub async fn authenticate(
+    app: &App,
+    metrics: &Metrics,
+    headers: &HeaderMap,
+) -> Result<Principal, AppError> {
+    let principal = match app.settings.authenticators.authenticate(headers).await {
         AuthOutcome::Authenticated(user) => Principal::User(user),
         AuthOutcome::Anonymous => Principal::Anonymous,
         AuthOutcome::Rejected(reason) => {
             metrics.auth_failure(reason.code());
-            tracing::info!(target: "signgate::audit", object = %key, decision = "unauthenticated", reason = reason.code());
+            tracing::info!(target: "signgate::audit", decision = "unauthenticated", reason = reason.code());
             return Err(AppError::Unauthenticated {
                 reason: Some(reason),
                 login: None,
@@ -65,44 +86,49 @@ pub async fn grant(
     };
     if let Some(subject) = principal.subject() {
         app.limits.check_subject(subject)?;
+        tracing::Span::current().record("subject", subject);
     }
-    let span = tracing::Span::current();
-    span.record("subject", principal.subject().unwrap_or("-"));
-    span.record("object", key.as_str());
+    Ok(principal)
+}
 
-    match settings.rules.decide(&key, &principal) {
+/// Decides on one object for an authenticated (or anonymous) caller and signs it if allowed.
+pub fn authorize_and_sign(
+    app: &App,
+    metrics: &Metrics,
+    principal: &Principal,
+    key: &ObjectKey,
+    download: Option<&DownloadName>,
+    client_ip: IpAddr,
+) -> Result<SignedObject, AppError> {
+    tracing::Span::current().record("object", key.as_str());
+    let subject = principal.subject().unwrap_or("-");
+    match app.settings.rules.decide(key, principal) {
         Decision::Allow(rule) => {
             let started = Instant::now();
-            let signed = rule
-                .target
-                .sign(&key, download.as_ref(), req.client_ip, unix_now())?;
+            let signed = rule.target.sign(key, download, client_ip, unix_now())?;
             metrics
                 .signing_seconds
                 .observe(started.elapsed().as_secs_f64());
             tracing::info!(
                 target: "signgate::audit",
-                subject = principal.subject().unwrap_or("-"),
+                subject,
                 object = %key,
                 decision = "allow",
                 rule = rule.pattern.as_str(),
                 key_id = %signed.key_pair_id,
                 expires = signed.expires_at,
             );
-            Ok(Grant {
-                key,
-                principal,
-                signed,
-            })
+            Ok(signed)
         }
         Decision::NeedsLogin => {
-            tracing::info!(target: "signgate::audit", subject = "-", object = %key, decision = "unauthenticated");
+            tracing::info!(target: "signgate::audit", subject, object = %key, decision = "unauthenticated");
             Err(AppError::Unauthenticated {
                 reason: None,
                 login: None,
             })
         }
         Decision::Forbidden { not_found } => {
-            tracing::info!(target: "signgate::audit", subject = principal.subject().unwrap_or("-"), object = %key, decision = "deny");
+            tracing::info!(target: "signgate::audit", subject, object = %key, decision = "deny");
             Err(if not_found {
                 AppError::NotFound
             } else {

@@ -12,6 +12,7 @@ pub mod cli;
 pub mod client_ip;
 pub mod config;
 pub mod download;
+pub mod edge;
 pub mod error;
 pub mod grant;
 pub mod metrics;

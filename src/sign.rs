@@ -4,7 +4,8 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use signgate_cloudfront::{
-    Conditions, HashAlgorithm, Ipv4Range, KeySet, Policy, SignableUrl, MAX_EPOCH,
+    Conditions, HashAlgorithm, Ipv4Range, KeySet, Policy, ResourcePattern, SignableUrl,
+    SignedCookies, MAX_EPOCH,
 };
 
 use crate::download::DownloadName;
@@ -18,6 +19,63 @@ pub struct Distribution {
     pub base_url: String,
     pub key_set: Arc<KeySet>,
     pub hash: HashAlgorithm,
+    pub cookies: CookieSettings,
+}
+
+/// Attributes of the signed cookies for a distribution.
+#[derive(Clone, Debug)]
+pub struct CookieSettings {
+    /// `Domain`; `None` for host-only cookies.
+    pub domain: Option<String>,
+    /// The distribution URL's own path prefix ("" or "/prefix").
+    pub base_path: String,
+    pub secure: bool,
+    pub http_only: bool,
+    pub same_site: &'static str,
+    /// Why cookies cannot work for this distribution, if they cannot (checked at start-up for
+    /// every rule that hands out cookies).
+    pub problem: Option<String>,
+}
+
+/// Signed cookies for a folder, ready to set.
+pub struct FolderCookies {
+    pub cookies: SignedCookies,
+    /// `https://media.example.com/hls/42/*`
+    pub resource: String,
+    /// `/hls/42/`: where the browser sends them.
+    pub path: String,
+    pub expires_at: u64,
+    pub max_age: u64,
+    pub key_pair_id: String,
+}
+
+impl FolderCookies {
+    /// One `Set-Cookie` value per cookie.
+    pub fn set_cookie_headers(&self, settings: &CookieSettings) -> Vec<String> {
+        self.cookies
+            .0
+            .iter()
+            .map(|(name, value)| {
+                let mut c = format!(
+                    "{name}={value}; Path={}; Max-Age={}",
+                    self.path, self.max_age
+                );
+                if let Some(domain) = &settings.domain {
+                    c.push_str("; Domain=");
+                    c.push_str(domain);
+                }
+                if settings.secure {
+                    c.push_str("; Secure");
+                }
+                if settings.http_only {
+                    c.push_str("; HttpOnly");
+                }
+                c.push_str("; SameSite=");
+                c.push_str(settings.same_site);
+                c
+            })
+            .collect()
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -63,8 +121,54 @@ impl SignTarget {
         }
         let url = SignableUrl::parse(&url)
             .map_err(|e| AppError::internal(format!("built an unsignable URL: {e}")))?;
-        let expires_at = now.saturating_add(self.lifetime_seconds);
-        if expires_at > MAX_EPOCH {
+        let conditions = self.conditions(client_ip, now)?;
+        let expires_at = conditions.expires;
+        let policy =
+            Policy::for_url(&url, &conditions).map_err(|e| AppError::internal(e.to_string()))?;
+        let signing_key = dist.key_set.active();
+        let signed = signing_key
+            .sign_url(&url, &policy, dist.hash)
+            .map_err(|e| AppError::internal(e.to_string()))?;
+        Ok(SignedObject {
+            url: signed,
+            expires_at,
+            key_pair_id: signing_key.id().to_string(),
+        })
+    }
+
+    /// Signed cookies (always a custom policy) covering everything under `folder`.
+    pub fn sign_cookies(
+        &self,
+        folder: &ObjectKey,
+        client_ip: IpAddr,
+        now: u64,
+    ) -> Result<FolderCookies, AppError> {
+        let dist = &self.distribution;
+        let folder_path = folder.to_url_path();
+        let resource = format!("{}/{folder_path}/*", dist.base_url);
+        let pattern = ResourcePattern::parse(&resource)
+            .map_err(|e| AppError::internal(format!("built an unsignable resource: {e}")))?;
+        let conditions = self.conditions(client_ip, now)?;
+        let policy = Policy::for_resource(pattern, &conditions)
+            .map_err(|e| AppError::internal(e.to_string()))?;
+        let signing_key = dist.key_set.active();
+        let cookies = signing_key
+            .sign_cookies(&policy, dist.hash)
+            .map_err(|e| AppError::internal(e.to_string()))?;
+        Ok(FolderCookies {
+            cookies,
+            resource,
+            path: format!("{}/{folder_path}/", dist.cookies.base_path),
+            expires_at: conditions.expires,
+            max_age: self.lifetime_seconds,
+            key_pair_id: signing_key.id().to_string(),
+        })
+    }
+
+    /// The policy conditions for a signature made `now` for a caller at `client_ip`.
+    fn conditions(&self, client_ip: IpAddr, now: u64) -> Result<Conditions, AppError> {
+        let expires = now.saturating_add(self.lifetime_seconds);
+        if expires > MAX_EPOCH {
             return Err(AppError::internal("expiry beyond 2038"));
         }
         let ip = if self.bind_client_ip {
@@ -76,23 +180,12 @@ impl SignTarget {
         } else {
             None
         };
-        let conditions = Conditions {
-            expires: expires_at,
+        Ok(Conditions {
+            expires,
             starts: None,
             ip,
             resource: None,
             force_custom: self.policy == PolicyChoice::Custom,
-        };
-        let policy =
-            Policy::for_url(&url, &conditions).map_err(|e| AppError::internal(e.to_string()))?;
-        let signing_key = dist.key_set.active();
-        let signed = signing_key
-            .sign_url(&url, &policy, dist.hash)
-            .map_err(|e| AppError::internal(e.to_string()))?;
-        Ok(SignedObject {
-            url: signed,
-            expires_at,
-            key_pair_id: signing_key.id().to_string(),
         })
     }
 }

@@ -1,6 +1,7 @@
 //! Command-line interface. Offline commands (`sign`, `verify`, `keygen`, `token`,
 //! `check-config`) and the service (`serve`, the default).
 
+mod edge;
 mod keygen;
 mod serve;
 mod sign;
@@ -40,6 +41,8 @@ enum Command {
     Verify(verify::VerifyArgs),
     /// Generate a key pair for CloudFront.
     Keygen(keygen::KeygenArgs),
+    /// Run a local stand-in for a CloudFront edge that serves files only to valid signatures.
+    Edge(edge::EdgeArgs),
     /// Print a demo token signed with the configuration's HS256 secret.
     Token(token::TokenArgs),
     /// Exit 0 when the running service answers /healthz (for container health checks).
@@ -60,6 +63,7 @@ pub fn main() -> ExitCode {
         Command::Verify(args) => verify::run(args),
         Command::Keygen(args) => keygen::run(args),
         Command::Token(args) => token::run(&cli.config, args),
+        Command::Edge(args) => edge::run(args),
         Command::Healthcheck { url } => serve::healthcheck(&url),
     };
     match result {

@@ -49,6 +49,7 @@ pub struct ServerSettings {
     pub request_timeout: Duration,
     pub shutdown_grace: Duration,
     pub worker_threads: usize,
+    pub max_batch_keys: usize,
 }
 
 pub struct LogSettings {

@@ -45,6 +45,11 @@ pub struct RawServer {
     pub shutdown_grace_seconds: u64,
     #[serde(default)]
     pub worker_threads: usize,
+    #[serde(default = "default_max_batch")]
+    pub max_batch_keys: usize,
+}
+fn default_max_batch() -> usize {
+    100
 }
 
 fn default_files_prefix() -> String {
@@ -165,6 +170,21 @@ pub struct RawDistribution {
     pub key_set: String,
     #[serde(default = "default_hash")]
     pub hash: String,
+    /// Domain attribute of signed cookies; "" or absent: host-only cookies.
+    #[serde(default)]
+    pub cookie_domain: String,
+    #[serde(default = "yes")]
+    pub cookie_secure: bool,
+    #[serde(default = "yes")]
+    pub cookie_http_only: bool,
+    #[serde(default = "default_same_site")]
+    pub cookie_same_site: String,
+}
+fn yes() -> bool {
+    true
+}
+fn default_same_site() -> String {
+    "Lax".into()
 }
 fn default_hash() -> String {
     "sha1".into()
@@ -187,6 +207,9 @@ pub struct RawRule {
     #[serde(default)]
     pub bind_client_ip: bool,
     pub deny_as_not_found: Option<bool>,
+    /// Allows signed cookies (GET /cookies/{folder}) for the folder this pattern's prefix names.
+    #[serde(default)]
+    pub cookies: bool,
 }
 fn default_lifetime() -> u64 {
     300

@@ -73,11 +73,13 @@ pub fn validate(raw: RawConfig, base: &Path, source: &Path) -> anyhow::Result<Se
         }
         let hash = HashAlgorithm::parse(&d.hash)
             .ok_or_else(|| anyhow!("{at}.hash: {:?} is not sha1 or sha256", d.hash))?;
+        let cookies = cookie_settings(d, &at, &url, &raw.server.public_url)?;
         distributions.push(Arc::new(Distribution {
             name: d.name.clone(),
             base_url: url.as_str().trim_end_matches('/').to_owned(),
             key_set,
             hash,
+            cookies,
         }));
     }
     let rules = Rules {
@@ -178,6 +180,7 @@ fn server(raw: &RawConfig) -> anyhow::Result<ServerSettings> {
         request_timeout: Duration::from_millis(s.request_timeout_ms),
         shutdown_grace: Duration::from_secs(s.shutdown_grace_seconds),
         worker_threads: s.worker_threads,
+        max_batch_keys: s.max_batch_keys.max(1),
     })
 }
 
@@ -245,6 +248,14 @@ fn rule(
     if r.bind_client_ip && policy != PolicyChoice::Custom {
         bail!("{at}.bind_client_ip: needs policy = \"custom\"");
     }
+    if r.cookies {
+        if !r.pattern.ends_with("/**") {
+            bail!("{at}.cookies: a cookie rule's pattern must end in /** (the folder the cookies cover)");
+        }
+        if r.access == "public" {
+            bail!("{at}.cookies: signed cookies are only handed to authenticated callers");
+        }
+    }
     if !(1..=7 * 24 * 3600).contains(&r.lifetime_seconds) {
         bail!("{at}.lifetime_seconds: must be between 1 and 604800 (7 days)");
     }
@@ -271,6 +282,7 @@ fn rule(
                 base_url: distribution.base_url.clone(),
                 key_set,
                 hash: distribution.hash,
+                cookies: distribution.cookies.clone(),
             })
         }
     };
@@ -288,7 +300,16 @@ fn rule(
             })
         })
         .collect::<anyhow::Result<_>>()?;
+    if r.cookies {
+        if let Some(problem) = &distribution.cookies.problem {
+            bail!(
+                "{at}.cookies: distribution {:?}: {problem}",
+                distribution.name
+            );
+        }
+    }
     Ok(Rule {
+        cookies: r.cookies,
         pattern,
         access,
         require,
@@ -472,4 +493,64 @@ fn check_http_url(url: &str) -> anyhow::Result<()> {
     } else {
         bail!("{url:?} is not an http(s) URL")
     }
+}
+
+/// Signed-cookie attributes of a distribution. Problems that only matter when a rule hands out
+/// cookies are recorded, and refused when such a rule exists.
+fn cookie_settings(
+    d: &super::raw::RawDistribution,
+    at: &str,
+    url: &SignableUrl,
+    public_url: &str,
+) -> anyhow::Result<crate::sign::CookieSettings> {
+    let host = |u: &str| -> String {
+        let rest = u.split_once("://").map_or(u, |(_, r)| r);
+        let authority = rest.split('/').next().unwrap_or_default();
+        authority
+            .rsplit_once(':')
+            .filter(|(_, p)| p.bytes().all(|b| b.is_ascii_digit()))
+            .map_or(authority, |(h, _)| h)
+            .to_ascii_lowercase()
+    };
+    let dist_host = host(url.as_str());
+    let public_host = host(public_url);
+    let same_site = match d.cookie_same_site.to_ascii_lowercase().as_str() {
+        "lax" => "Lax",
+        "strict" => "Strict",
+        "none" => "None",
+        other => bail!("{at}.cookie_same_site: {other:?} is not Lax, Strict or None"),
+    };
+    if same_site == "None" && !d.cookie_secure {
+        bail!("{at}.cookie_same_site: SameSite=None needs cookie_secure = true");
+    }
+    let within = |h: &str, domain: &str| h == domain || h.ends_with(&format!(".{domain}"));
+    let domain = d.cookie_domain.trim_start_matches('.').to_ascii_lowercase();
+    let on_cloudfront = within(&dist_host, "cloudfront.net");
+    let problem = if on_cloudfront {
+        Some(format!("{dist_host} is CloudFront's shared domain, which cannot carry your cookies; sign cookies for the distribution's own custom domain"))
+    } else if domain.is_empty() {
+        (dist_host != public_host).then(|| {
+            format!("host-only cookies set by {public_host} never reach {dist_host}; set cookie_domain to a domain covering both")
+        })
+    } else if within(&domain, "cloudfront.net") {
+        bail!("{at}.cookie_domain: {domain} is CloudFront's shared domain; use the distribution's own custom domain")
+    } else if !within(&dist_host, &domain) || !within(&public_host, &domain) {
+        bail!("{at}.cookie_domain: {domain} must cover both the distribution host {dist_host} and signgate's public host {public_host}")
+    } else {
+        None
+    };
+    let path = {
+        let rest = url.as_str().split_once("://").map_or("", |(_, r)| r);
+        rest.find('/').map_or(String::new(), |i| {
+            rest[i..].trim_end_matches('/').to_owned()
+        })
+    };
+    Ok(crate::sign::CookieSettings {
+        domain: (!domain.is_empty()).then_some(domain),
+        base_path: path,
+        secure: d.cookie_secure,
+        http_only: d.cookie_http_only,
+        same_site,
+        problem,
+    })
 }

@@ -1,5 +1,7 @@
 //! The routes. Each handler only translates HTTP in and out of [`crate::grant`].
 
+mod batch;
+mod cookies;
 mod files;
 mod forward_auth;
 mod health;
@@ -8,7 +10,7 @@ use std::time::Duration;
 
 use axum::http::{HeaderName, StatusCode};
 use axum::response::IntoResponse;
-use axum::routing::{any, get};
+use axum::routing::{any, get, post};
 use axum::Router;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -23,6 +25,11 @@ pub fn router(state: AppState, files_prefix: &str, timeout: Duration) -> Router 
     Router::new()
         .route(&format!("{files_prefix}/{{*key}}"), get(files::get_object))
         .route(&format!("{files_prefix}/"), get(files::get_object))
+        .route(
+            &format!("{}/{{*folder}}", cookies::PREFIX),
+            get(cookies::get_cookies),
+        )
+        .route("/sign", post(batch::sign_many))
         .route("/auth", any(forward_auth::check))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))

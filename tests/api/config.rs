@@ -203,3 +203,36 @@ fn rand_suffix() -> u64 {
             .unwrap()
             .subsec_nanos() as u64)
 }
+
+#[test]
+fn signed_cookies_never_go_to_cloudfronts_shared_domain() {
+    let rules = json!([{"pattern": "hls/{sub}/**", "access": "authenticated", "distribution": "demo", "cookies": true}]);
+    let err = error_of(&[("rules", rules.clone())]);
+    assert!(
+        err.contains("rules[0].cookies") && err.contains("cloudfront.net"),
+        "{err}"
+    );
+    let dist = |domain: &str| json!([{"name": "demo", "url": "https://media.example.com", "key_set": "demo", "cookie_domain": domain}]);
+    let err = error_of(&[("distributions", dist("cloudfront.net"))]);
+    assert!(err.contains("distributions[0].cookie_domain"), "{err}");
+    let err = error_of(&[
+        ("distributions", dist("other.example")),
+        ("server.public_url", json!("https://files.example.com")),
+    ]);
+    assert!(err.contains("must cover both"), "{err}");
+    settings(
+        &default_config(),
+        &[
+            ("distributions", dist("example.com")),
+            ("server.public_url", json!("https://files.example.com")),
+            ("rules", rules.clone()),
+        ],
+    )
+    .unwrap();
+    let err = error_of(&[
+        ("distributions", dist("")),
+        ("server.public_url", json!("https://files.example.com")),
+        ("rules", rules),
+    ]);
+    assert!(err.contains("never reach"), "{err}");
+}

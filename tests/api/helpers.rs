@@ -220,3 +220,77 @@ pub fn assert_raw_nothing_signed(head: &str, body: &str) {
     assert!(!head.contains("Signature="), "{head}");
     assert!(!body.contains("Signature="), "{body}");
 }
+
+/// A local edge serving `root`, trusting the demo keys.
+pub async fn spawn_edge(root: &Path) -> SocketAddr {
+    let edge = signgate::edge::Edge {
+        keys: demo_public_keys(),
+        origin: signgate::edge::Origin::Folder(root.to_path_buf()),
+        base_url: None,
+    };
+    signgate::edge::spawn(edge, "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap()
+}
+
+/// Overrides that point the demo distribution at a local edge, with host-only cookies that the
+/// browser sends to every port of 127.0.0.1.
+pub fn edge_distribution(edge: SocketAddr) -> (&'static str, Value) {
+    (
+        "distributions",
+        json!([{"name": "demo", "url": format!("http://{edge}"), "key_set": "demo", "cookie_secure": false}]),
+    )
+}
+
+/// A folder of test files: public/report.pdf, users/alice/notes.txt, hls/alice/... .
+pub fn media_root() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "signgate-media-{}-{}",
+        std::process::id(),
+        now_nanos()
+    ));
+    for (path, bytes) in media_files() {
+        let file = dir.join(path);
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        std::fs::write(file, bytes).unwrap();
+    }
+    dir
+}
+
+pub fn media_files() -> Vec<(String, Vec<u8>)> {
+    let mut files = vec![
+        ("public/report.pdf".to_string(), b"%PDF-1.4 signgate test report \x00\x01\x02\xff".to_vec()),
+        ("users/alice/notes.txt".to_string(), b"alice's notes".to_vec()),
+        ("users/bob/notes.txt".to_string(), b"bob's notes".to_vec()),
+        ("hls/alice/master.m3u8".to_string(), b"#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2.0,\nseg0.ts\n#EXTINF:2.0,\nseg1.ts\n#EXT-X-ENDLIST\n".to_vec()),
+        ("hls/alice/seg0.ts".to_string(), vec![0x47; 188 * 4]),
+        ("hls/alice/seg1.ts".to_string(), vec![0x47; 188 * 2]),
+        ("hls/bob/master.m3u8".to_string(), b"#EXTM3U\n".to_vec()),
+    ];
+    for i in 0..40 {
+        files.push((
+            format!("public/batch/{i}.bin"),
+            format!("object number {i}").into_bytes(),
+        ));
+    }
+    files
+}
+
+fn now_nanos() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos()
+}
+
+/// Rules for the media tests: public/**, users/{sub}/**, and signed cookies for hls/{sub}/**.
+pub fn media_rules() -> (&'static str, Value) {
+    (
+        "rules",
+        json!([
+            {"pattern": "hls/{sub}/**", "access": "authenticated", "distribution": "demo", "cookies": true, "lifetime_seconds": 600},
+            {"pattern": "public/**", "access": "authenticated", "distribution": "demo"},
+            {"pattern": "users/{sub}/**", "access": "authenticated", "distribution": "demo"}
+        ]),
+    )
+}

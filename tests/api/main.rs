@@ -2,7 +2,9 @@
 
 mod helpers;
 
+mod batch;
 mod config;
+mod edge;
 mod files;
 mod forward_auth;
 mod jwt;
