@@ -599,3 +599,27 @@ fn cookies_for_a_folder_take_the_wildcard_url_as_the_resource() {
         );
     }
 }
+
+#[test]
+fn variables_that_are_not_settings_are_left_alone() {
+    let config = format!("{}/config/signgate.toml", env!("CARGO_MANIFEST_DIR"));
+    let o = run(
+        &["check-config"],
+        &[
+            ("SIGNGATE_CONFIG", config.as_str()),
+            ("SIGNGATE_KEY_PASSPHRASE", "x"),
+            (
+                "SIGNGATE_TEST_POSTGRES_URL",
+                "postgres://postgres@127.0.0.1:5432/test",
+            ),
+            ("SIGNGATE_TEST_REDIS_URL", "redis://127.0.0.1:6379/"),
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = run(&["check-config"], &[("SIGNGATE_NOT_A_SETTING", "1")]);
+    assert!(
+        !o.status.success() && stderr(&o).contains("not_a_setting"),
+        "unknown settings are still refused: {}",
+        stderr(&o)
+    );
+}

@@ -98,9 +98,16 @@ impl Settings {
 
 /// `SIGNGATE_SECTION__KEY=value`. Variables that are not settings are left alone.
 fn env_overrides() -> Env {
-    Env::prefixed("SIGNGATE_").split("__").filter(|k| {
-        !matches!(k.as_str(), "config" | "key_passphrase") && !k.as_str().starts_with("test_")
-    })
+    Env::prefixed("SIGNGATE_")
+        .split("__")
+        .filter(|key| is_setting(key.as_str()))
+}
+
+/// `SIGNGATE_` variables that are not settings: the config path, the CLI's key passphrase and
+/// the test suite's service addresses. Keys arrive here in their original case.
+fn is_setting(key: &str) -> bool {
+    let key = key.to_ascii_lowercase();
+    !matches!(key.as_str(), "config" | "key_passphrase") && !key.starts_with("test_")
 }
 
 /// figment's error, one line per problem, with the key named.
