@@ -102,7 +102,9 @@ async fn start_nginx(signgate: std::net::SocketAddr) -> Nginx {
 
 #[tokio::test]
 async fn nginx_auth_request_redirects_to_the_signed_url() {
-    let app = spawn_app(&[]).await;
+    let root = media_root();
+    let edge = spawn_edge(&root).await;
+    let app = spawn_app(&[edge_distribution(edge), media_rules()]).await;
     let nginx = start_nginx(app.addr).await;
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -112,7 +114,7 @@ async fn nginx_auth_request_redirects_to_the_signed_url() {
     let alice = token("alice", json!({}));
 
     let r = client
-        .get(url("/files/users/alice/report.pdf"))
+        .get(url("/files/users/alice/notes.txt"))
         .bearer_auth(&alice)
         .send()
         .await
@@ -120,10 +122,14 @@ async fn nginx_auth_request_redirects_to_the_signed_url() {
     assert_eq!(r.status(), 302);
     let signed = location(&r);
     assert!(
-        signed.starts_with("https://d111111abcdef8.cloudfront.net/users/alice/report.pdf?Expires="),
+        signed.starts_with(&format!("http://{edge}/users/alice/notes.txt?Expires=")),
         "{signed}"
     );
     verify(&signed, None);
+    // The edge serves the right bytes for that URL.
+    let body = client.get(&signed).send().await.unwrap();
+    assert_eq!(body.status(), 200);
+    assert_eq!(body.bytes().await.unwrap().as_ref(), b"alice's notes");
 
     let (status, _) = assert_nothing_signed(
         client

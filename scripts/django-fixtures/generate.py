@@ -67,8 +67,11 @@ AUTH_BACKEND = "django.contrib.auth.backends.ModelBackend"
 
 UTC = dt.timezone.utc
 # Fixed instants. Outcomes in the manifest hold when "now" == EVALUATE_AT.
-GENERATED_AT = dt.datetime(2025, 6, 1, 12, 0, 0, tzinfo=UTC)
-EVALUATE_AT = GENERATED_AT + dt.timedelta(hours=1)
+# GENERATED_AT has microseconds, as real expire_date values do (signing
+# timestamps are whole seconds: int(time.time())). EVALUATE_AT is a whole
+# second so that the boundary cases are exact.
+GENERATED_AT = dt.datetime(2025, 6, 1, 12, 0, 0, 123456, tzinfo=UTC)
+EVALUATE_AT = dt.datetime(2025, 6, 1, 13, 0, 0, tzinfo=UTC)
 LONG_AGO = GENERATED_AT - dt.timedelta(days=30)
 
 USERS = [
@@ -115,6 +118,13 @@ def ref_signature(secret: str, salt: str, signed_part: str) -> str:
     key = hashlib.sha256(salt.encode("utf-8") + b"signer" + secret.encode("utf-8")).digest()
     mac = hmac.new(key, signed_part.encode("utf-8"), hashlib.sha256).digest()
     return ref_b64_encode(mac)
+
+
+def ref_session_auth_hash(secret: str, password_field: str) -> str:
+    """_auth_user_hash as django.contrib.auth.base_user.AbstractBaseUser.get_session_auth_hash computes it."""
+    salt = b"django.contrib.auth.models.AbstractBaseUser.get_session_auth_hash"
+    key = hashlib.sha256(salt + secret.encode("utf-8")).digest()
+    return hmac.new(key, password_field.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
 def ref_decode(value: str, *, secrets, salt: str, max_age=None, now=None):
@@ -805,6 +815,11 @@ def verify_db_case(case, alias, fails, label):
         except Exception as e:  # noqa: BLE001
             direct, direct_err = None, e
     who = django_whoami(key, DB_ENGINE, alias)
+    if expected == "valid":
+        fails.check(
+            case["expected"].get("subject") is not None and case["decoded"].get("_auth_user_id") == case["expected"]["subject"],
+            "%s %s: valid case without matching subject" % (label, name),
+        )
     if expected in ("valid", "anonymous"):
         fails.check(loaded == case["decoded"], "%s %s: Django SessionStore.load() %r != manifest" % (label, name, loaded))
         fails.check(session == case["decoded"], "%s %s: reference decode differs" % (label, name))
@@ -842,6 +857,11 @@ def verify_sc_case(case, alias, fails):
     )
     fails.check(outcome == expected, "sc %s: reference implementation says %s, expected %s" % (name, outcome, expected))
     who = django_whoami(value, SC_ENGINE, alias)
+    if expected == "valid":
+        fails.check(
+            case["expected"].get("subject") is not None and case["decoded"].get("_auth_user_id") == case["expected"]["subject"],
+            "sc %s: valid case without matching subject" % name,
+        )
     if expected in ("valid", "anonymous"):
         fails.check(loaded == case["decoded"], "sc %s: Django load() %r != manifest" % (name, loaded))
         fails.check(session == case["decoded"], "sc %s: reference decode differs" % name)
@@ -865,6 +885,15 @@ def verify_all(out_dir, pg_conn, fails, skip_postgres):
     manifest = json.loads((out_dir / "manifest.json").read_text())
     cookies = json.loads((out_dir / "signed_cookies.json").read_text())
     fails.check(manifest["evaluate_at"]["unix"] == int(EVALUATE_AT.timestamp()), "manifest evaluate_at differs from script")
+
+    # _auth_user_hash, recomputed without Django (see README).
+    for u in manifest["users"]:
+        want = ref_session_auth_hash(APP_SECRET_KEY, u["password_hash"])
+        fails.check(u["session_auth_hash"] == want, "user %s: session_auth_hash differs from reference" % u["id"])
+        for c in manifest["cases"]:
+            d = c.get("decoded") or {}
+            if d.get("_auth_user_id") == str(u["id"]):
+                fails.check(d.get("_auth_user_hash") == want, "%s: _auth_user_hash differs from reference" % c["name"])
 
     # SQLite: check a copy so that nothing can touch the fixture file.
     check_path = Path(connections["sqlite_check"].settings_dict["NAME"])
@@ -1022,7 +1051,7 @@ def generate(tmp, pg_conn):
         "session_cookie_age": SESSION_COOKIE_AGE,
         "auth_session_keys": {"user_id": "_auth_user_id", "backend": "_auth_user_backend", "hash": "_auth_user_hash"},
         "auth_backend": AUTH_BACKEND,
-        "generated_at": {"unix": int(GENERATED_AT.timestamp()), "iso": GENERATED_AT.isoformat()},
+        "generated_at": {"unix": GENERATED_AT.timestamp(), "iso": GENERATED_AT.isoformat()},
         "evaluate_at": {
             "unix": int(EVALUATE_AT.timestamp()),
             "iso": EVALUATE_AT.isoformat(),
@@ -1118,9 +1147,17 @@ def main():
             for f in ("manifest.json", "signed_cookies.json", "sessions.sqlite3", "postgres.sql"):
                 if (work / f).exists():
                     shutil.copyfile(work / f, OUT_DIR / f)
+        import django
+
         print(
-            "%s %d cases with Django %s: all verified (Django SessionStore + request.user, reference implementation)"
-            % ("checked" if args.check else "wrote " + OUT_REL + ",", len(manifest["cases"]), manifest["django_version"])
+            "%s %d cases made with Django %s, verified with Django %s (SessionStore, request.user) and the reference decoder%s"
+            % (
+                "checked" if args.check else "wrote " + OUT_REL + ",",
+                len(manifest["cases"]),
+                manifest["django_version"],
+                django.get_version(),
+                " (Postgres skipped)" if args.skip_postgres else "",
+            )
         )
         return 0
     finally:

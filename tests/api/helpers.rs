@@ -266,6 +266,7 @@ pub fn media_files() -> Vec<(String, Vec<u8>)> {
         ("hls/alice/seg0.ts".to_string(), vec![0x47; 188 * 4]),
         ("hls/alice/seg1.ts".to_string(), vec![0x47; 188 * 2]),
         ("hls/bob/master.m3u8".to_string(), b"#EXTM3U\n".to_vec()),
+        ("hls/alice/player.html".to_string(), PLAYER_HTML.as_bytes().to_vec()),
     ];
     for i in 0..40 {
         files.push((
@@ -294,3 +295,25 @@ pub fn media_rules() -> (&'static str, Value) {
         ]),
     )
 }
+
+/// A page inside the signed folder that loads the playlist and every segment it lists, with the
+/// browser's cookies, and reports the byte counts in its title.
+pub const PLAYER_HTML: &str = r##"<!doctype html><html><head><title>loading</title></head><body><script>
+(async () => {
+  try {
+    const playlist = await fetch("master.m3u8");
+    if (!playlist.ok) throw new Error("playlist " + playlist.status);
+    const text = await playlist.text();
+    let total = 0;
+    for (const line of text.split("\n")) {
+      if (!line || line.startsWith("#")) continue;
+      const seg = await fetch(line);
+      if (!seg.ok) throw new Error(line + " " + seg.status);
+      total += (await seg.arrayBuffer()).byteLength;
+    }
+    document.title = "played:" + text.length + ":" + total;
+  } catch (e) {
+    document.title = "failed:" + e.message;
+  }
+})();
+</script></body></html>"##;
