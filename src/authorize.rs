@@ -210,6 +210,8 @@ pub struct Rule {
     pub deny_as_not_found: bool,
     /// Hands out signed cookies for the folder the pattern's prefix names.
     pub cookies: bool,
+    /// A SQL grant that must also allow the object.
+    pub grant: Option<Arc<crate::grants::SqlGrant>>,
 }
 
 /// The outcome of authorization.

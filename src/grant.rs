@@ -50,7 +50,8 @@ pub async fn grant(
         &key,
         download.as_ref(),
         req.client_ip,
-    )?;
+    )
+    .await?;
     Ok(Grant {
         key,
         principal,
@@ -65,7 +66,12 @@ pub async fn authenticate(
     metrics: &Metrics,
     headers: &HeaderMap,
 ) -> Result<Principal, AppError> {
-    let principal = match app.settings.authenticators.authenticate(headers).await {
+    let principal = match app
+        .settings
+        .authenticators
+        .authenticate(headers, app.settings.clock.now())
+        .await
+    {
         AuthOutcome::Authenticated(user) => Principal::User(user),
         AuthOutcome::Anonymous => Principal::Anonymous,
         AuthOutcome::Rejected(reason) => {
@@ -92,7 +98,7 @@ pub async fn authenticate(
 }
 
 /// Decides on one object for an authenticated (or anonymous) caller and signs it if allowed.
-pub fn authorize_and_sign(
+pub async fn authorize_and_sign(
     app: &App,
     metrics: &Metrics,
     principal: &Principal,
@@ -104,8 +110,18 @@ pub fn authorize_and_sign(
     let subject = principal.subject().unwrap_or("-");
     match app.settings.rules.decide(key, principal) {
         Decision::Allow(rule) => {
+            if !grant_allows(rule, principal, key).await? {
+                tracing::info!(target: "signgate::audit", subject, object = %key, decision = "deny", grant = rule.grant.as_ref().map(|g| g.name.as_str()));
+                return Err(if rule.deny_as_not_found {
+                    AppError::NotFound
+                } else {
+                    AppError::Forbidden
+                });
+            }
             let started = Instant::now();
-            let signed = rule.target.sign(key, download, client_ip, unix_now())?;
+            let signed = rule
+                .target
+                .sign(key, download, client_ip, app.settings.clock.now())?;
             metrics
                 .signing_seconds
                 .observe(started.elapsed().as_secs_f64());
@@ -135,6 +151,19 @@ pub fn authorize_and_sign(
                 AppError::Forbidden
             })
         }
+    }
+}
+
+/// The rule's SQL grant, if it has one, must also allow the object.
+pub async fn grant_allows(
+    rule: &crate::authorize::Rule,
+    principal: &Principal,
+    key: &ObjectKey,
+) -> Result<bool, AppError> {
+    match (&rule.grant, principal) {
+        (None, _) => Ok(true),
+        (Some(grant), Principal::User(user)) => grant.allows(user, key).await,
+        (Some(_), Principal::Anonymous) => Ok(false),
     }
 }
 

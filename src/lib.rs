@@ -8,13 +8,16 @@
 
 pub mod authenticate;
 pub mod authorize;
+pub mod backend;
 pub mod cli;
 pub mod client_ip;
+pub mod clock;
 pub mod config;
 pub mod download;
 pub mod edge;
 pub mod error;
 pub mod grant;
+pub mod grants;
 pub mod metrics;
 pub mod object_key;
 pub mod rate_limit;

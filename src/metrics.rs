@@ -54,6 +54,16 @@ impl Default for Metrics {
             "Configuration reloads by outcome",
             reloads.clone(),
         );
+        registry.register(
+            "backend_up",
+            "Whether a backend answered its last request (1) or not (0)",
+            crate::backend::health::BACKEND_UP.clone(),
+        );
+        registry.register(
+            "backend_errors",
+            "Failed backend requests",
+            crate::backend::health::BACKEND_ERRORS.clone(),
+        );
         Metrics {
             registry,
             requests,

@@ -33,6 +33,9 @@ impl Application {
             ),
             None => None,
         };
+        for problem in settings.check_backends().await? {
+            tracing::warn!(problem = %problem, "backend not reachable at start-up; failing closed until it answers");
+        }
         let config_path = settings.source.clone();
         let app = App::new(settings);
         app.start_background_fetches();

@@ -27,7 +27,9 @@ impl App {
     /// Starts fetching every JWKS in the background (readiness waits for them).
     pub fn start_background_fetches(&self) {
         for authenticator in &self.settings.authenticators.0 {
-            let Authenticator::Jwt(jwt) = authenticator;
+            let Authenticator::Jwt(jwt) = authenticator else {
+                continue;
+            };
             for issuer in &jwt.issuers {
                 if let IssuerKeys::Jwks(cache) = &issuer.keys {
                     tokio::spawn(cache.clone().fetch_until_ready());
@@ -36,8 +38,22 @@ impl App {
         }
     }
 
-    pub fn is_ready(&self) -> bool {
-        self.settings.authenticators.is_ready()
+    /// Ready to decide: JWKS fetched, and every session store and grant database answering.
+    pub async fn readiness(&self) -> Vec<String> {
+        let mut waiting = Vec::new();
+        if !self.settings.authenticators.is_ready().await {
+            waiting.push("authentication backend".to_owned());
+        }
+        for grant in &self.settings.grants {
+            match grant.pool.ping(std::time::Duration::from_secs(1)).await {
+                Ok(()) => grant.health.succeeded(),
+                Err(e) => {
+                    grant.health.failed(&e);
+                    waiting.push(format!("grant {}", grant.name));
+                }
+            }
+        }
+        waiting
     }
 }
 
@@ -71,24 +87,28 @@ impl Shared {
 /// Keeps the already-fetched JWKS of issuers whose key source did not change, so a reload never
 /// leaves a window without keys.
 fn reuse_jwks_caches(new: &mut Settings, old: &Settings) {
-    for Authenticator::Jwt(jwt) in &mut new.authenticators.0 {
+    let old_issuers = || {
+        old.authenticators.0.iter().flat_map(|a| match a {
+            Authenticator::Jwt(j) => j.issuers.as_slice(),
+            _ => &[],
+        })
+    };
+    for authenticator in &mut new.authenticators.0 {
+        let Authenticator::Jwt(jwt) = authenticator else {
+            continue;
+        };
         for issuer in &mut jwt.issuers {
             let IssuerKeys::Jwks(cache) = &mut issuer.keys else {
                 continue;
             };
-            let previous = old
-                .authenticators
-                .0
-                .iter()
-                .flat_map(|Authenticator::Jwt(j)| j.issuers.iter())
-                .find_map(|i| match &i.keys {
-                    IssuerKeys::Jwks(c)
-                        if i.issuer == issuer.issuer && c.source() == cache.source() =>
-                    {
-                        Some(c.clone())
-                    }
-                    _ => None,
-                });
+            let previous = old_issuers().find_map(|i| match &i.keys {
+                IssuerKeys::Jwks(c)
+                    if i.issuer == issuer.issuer && c.source() == cache.source() =>
+                {
+                    Some(c.clone())
+                }
+                _ => None,
+            });
             if let Some(previous) = previous {
                 *cache = previous;
             }

@@ -3,8 +3,10 @@
 //! never a fall-through to the next authenticator or to anonymous access.
 
 pub mod credentials;
+pub mod django;
 pub mod jwks;
 pub mod jwt;
+pub mod redis_session;
 
 use std::sync::Arc;
 
@@ -70,6 +72,8 @@ pub enum AuthFailure {
     Audience,
     #[error("the token lacks a required claim or has one in the wrong form")]
     Claims,
+    #[error("no such session")]
+    UnknownSession,
 }
 
 impl AuthFailure {
@@ -84,6 +88,7 @@ impl AuthFailure {
             AuthFailure::NotYetValid => "not_yet_valid",
             AuthFailure::Audience => "audience",
             AuthFailure::Claims => "claims",
+            AuthFailure::UnknownSession => "unknown_session",
         }
     }
 }
@@ -104,25 +109,46 @@ pub enum AuthOutcome {
 /// at start-up, and dispatch stays on the stack.
 pub enum Authenticator {
     Jwt(jwt::JwtAuthenticator),
+    DjangoSession(django::DjangoSessions),
+    RedisSession(redis_session::RedisSessions),
 }
 
 impl Authenticator {
     pub fn name(&self) -> &'static str {
         match self {
             Authenticator::Jwt(_) => "jwt",
+            Authenticator::DjangoSession(_) => "django_session",
+            Authenticator::RedisSession(_) => "redis_session",
         }
     }
 
     /// `None` when this authenticator's credential is absent.
-    async fn authenticate(&self, headers: &HeaderMap) -> Option<AuthOutcome> {
+    async fn authenticate(&self, headers: &HeaderMap, now: u64) -> Option<AuthOutcome> {
         match self {
             Authenticator::Jwt(a) => a.authenticate(headers).await,
+            Authenticator::DjangoSession(a) => a.authenticate(headers, now).await,
+            Authenticator::RedisSession(a) => a.authenticate(headers).await,
         }
     }
 
-    pub fn is_ready(&self) -> bool {
+    /// Ready to decide: keys fetched, backends answering (checked actively, with timeouts).
+    pub async fn is_ready(&self) -> bool {
         match self {
             Authenticator::Jwt(a) => a.is_ready(),
+            Authenticator::DjangoSession(a) => match a.backend() {
+                None => true,
+                Some((pool, health)) => match pool.ping(std::time::Duration::from_secs(1)).await {
+                    Ok(()) => {
+                        health.succeeded();
+                        true
+                    }
+                    Err(e) => {
+                        health.failed(&e);
+                        false
+                    }
+                },
+            },
+            Authenticator::RedisSession(a) => a.ping().await,
         }
     }
 }
@@ -131,16 +157,21 @@ impl Authenticator {
 pub struct Authenticators(pub Vec<Authenticator>);
 
 impl Authenticators {
-    pub async fn authenticate(&self, headers: &HeaderMap) -> AuthOutcome {
+    pub async fn authenticate(&self, headers: &HeaderMap, now: u64) -> AuthOutcome {
         for authenticator in &self.0 {
-            if let Some(outcome) = authenticator.authenticate(headers).await {
+            if let Some(outcome) = authenticator.authenticate(headers, now).await {
                 return outcome;
             }
         }
         AuthOutcome::Anonymous
     }
 
-    pub fn is_ready(&self) -> bool {
-        self.0.iter().all(Authenticator::is_ready)
+    pub async fn is_ready(&self) -> bool {
+        for a in &self.0 {
+            if !a.is_ready().await {
+                return false;
+            }
+        }
+        true
     }
 }

@@ -23,7 +23,16 @@ pub fn serve(config: &Path) -> anyhow::Result<ExitCode> {
 }
 
 pub fn check_config(config: &Path) -> anyhow::Result<ExitCode> {
-    let settings = Settings::load(config)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let settings = runtime.block_on(async {
+        let settings = Settings::load(config)?;
+        for problem in settings.check_backends().await? {
+            eprintln!("warning: {problem} (signgate would start and fail closed until it answers)");
+        }
+        anyhow::Ok(settings)
+    })?;
     println!(
         "configuration {} is valid: {} key set(s), {} distribution(s), {} rule(s){}",
         config.display(),

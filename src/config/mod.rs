@@ -36,6 +36,32 @@ pub struct Settings {
     pub token_minters: Vec<TokenMinter>,
     /// The file this came from (reloaded on SIGHUP).
     pub source: PathBuf,
+    pub grants: Vec<Arc<crate::grants::SqlGrant>>,
+    /// The time source; the system clock except in tests.
+    pub clock: crate::clock::Clock,
+}
+
+impl Settings {
+    /// Checks what can only be checked against the live backends: every grant query prepares.
+    /// A backend that cannot be reached is reported, not fatal: signgate starts, fails closed
+    /// and says so in /readyz until it answers.
+    pub async fn check_backends(&self) -> anyhow::Result<Vec<String>> {
+        let mut unreachable = Vec::new();
+        for grant in &self.grants {
+            match grant.validate().await {
+                Ok(()) => {}
+                Err(crate::backend::sql::SqlError::Db(sqlx::Error::Database(e))) => {
+                    anyhow::bail!(
+                        "grants: {:?}: the query does not prepare: {}",
+                        grant.name,
+                        e.message()
+                    )
+                }
+                Err(e) => unreachable.push(format!("grant {:?}: {e}", grant.name)),
+            }
+        }
+        Ok(unreachable)
+    }
 }
 
 pub struct ServerSettings {

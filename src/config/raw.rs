@@ -20,6 +20,113 @@ pub struct RawConfig {
     pub distributions: Vec<RawDistribution>,
     #[serde(default)]
     pub rules: Vec<RawRule>,
+    #[serde(default)]
+    pub grants: Vec<RawGrant>,
+}
+
+fn default_pool_size() -> u32 {
+    16
+}
+fn default_connect_timeout() -> u64 {
+    1000
+}
+fn default_query_timeout() -> u64 {
+    1000
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRedisSession {
+    pub url: Option<String>,
+    pub url_env: Option<String>,
+    pub cookie: String,
+    #[serde(default)]
+    pub key_prefix: String,
+    #[serde(default = "default_session_format")]
+    pub format: String,
+    pub subject_field: String,
+    #[serde(default)]
+    pub claim_fields: Vec<String>,
+    #[serde(default = "default_pool_size")]
+    pub pool_size: u32,
+    #[serde(default = "default_connect_timeout")]
+    pub connect_timeout_ms: u64,
+    #[serde(default = "default_query_timeout")]
+    pub query_timeout_ms: u64,
+}
+fn default_session_format() -> String {
+    "json".into()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDjangoSession {
+    /// "db" or "signed_cookies".
+    pub backend: String,
+    #[serde(default = "default_django_cookie")]
+    pub cookie: String,
+    pub secret_key: Option<String>,
+    pub secret_key_file: Option<String>,
+    pub secret_key_env: Option<String>,
+    /// Environment variable with SECRET_KEY_FALLBACKS, separated by newlines.
+    pub secret_key_fallbacks_env: Option<String>,
+    /// Overrides Django's default salt (custom session engines use their own class name).
+    pub salt: Option<String>,
+    pub database_url: Option<String>,
+    pub database_url_env: Option<String>,
+    #[serde(default = "default_django_table")]
+    pub table: String,
+    /// SESSION_COOKIE_AGE, for signed cookies.
+    #[serde(default = "default_cookie_age")]
+    pub cookie_age_seconds: u64,
+    #[serde(default)]
+    pub claim_fields: Vec<String>,
+    #[serde(default = "default_pool_size")]
+    pub pool_size: u32,
+    #[serde(default = "default_connect_timeout")]
+    pub connect_timeout_ms: u64,
+    #[serde(default = "default_query_timeout")]
+    pub query_timeout_ms: u64,
+}
+fn default_django_cookie() -> String {
+    "sessionid".into()
+}
+fn default_django_table() -> String {
+    "django_session".into()
+}
+fn default_cookie_age() -> u64 {
+    1_209_600
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawGrant {
+    pub name: String,
+    pub database_url: Option<String>,
+    pub database_url_env: Option<String>,
+    pub query: String,
+    pub params: Vec<String>,
+    #[serde(default = "default_allow_ttl")]
+    pub allow_ttl_seconds: u64,
+    #[serde(default = "default_deny_ttl")]
+    pub deny_ttl_seconds: u64,
+    #[serde(default = "default_cache_entries")]
+    pub cache_entries: u64,
+    #[serde(default = "default_pool_size")]
+    pub pool_size: u32,
+    #[serde(default = "default_connect_timeout")]
+    pub connect_timeout_ms: u64,
+    #[serde(default = "default_query_timeout")]
+    pub query_timeout_ms: u64,
+}
+fn default_allow_ttl() -> u64 {
+    60
+}
+fn default_deny_ttl() -> u64 {
+    10
+}
+fn default_cache_entries() -> u64 {
+    100_000
 }
 
 #[derive(Debug, Deserialize)]
@@ -111,6 +218,8 @@ pub struct RawAuth {
     pub order: Vec<String>,
     #[serde(default)]
     pub jwt: RawJwt,
+    pub redis_session: Option<RawRedisSession>,
+    pub django_session: Option<RawDjangoSession>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -210,6 +319,8 @@ pub struct RawRule {
     /// Allows signed cookies (GET /cookies/{folder}) for the folder this pattern's prefix names.
     #[serde(default)]
     pub cookies: bool,
+    /// A `[[grants]]` query that must also return a row.
+    pub grant: Option<String>,
 }
 fn default_lifetime() -> u64 {
     300

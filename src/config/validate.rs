@@ -17,6 +17,9 @@ use crate::authenticate::jwks::{JwksCache, JwksSource};
 use crate::authenticate::jwt::{Issuer, IssuerKeys, JwtAuthenticator};
 use crate::authenticate::{Authenticator, Authenticators};
 use crate::authorize::{Access, KeyPattern, Requirement, Rule, Rules};
+use crate::backend::sql::{PoolSettings, SqlPool};
+use crate::backend::BackendHealth;
+use crate::grants::{placeholder_count, CacheSettings, GrantParam, SqlGrant};
 use crate::sign::{Distribution, PolicyChoice, SignTarget};
 
 /// Marker line in the demo key files shipped in config/dev/.
@@ -82,6 +85,7 @@ pub fn validate(raw: RawConfig, base: &Path, source: &Path) -> anyhow::Result<Se
             cookies,
         }));
     }
+    let grants = build_grants(&raw.grants)?;
     let rules = Rules {
         rules: raw
             .rules
@@ -93,6 +97,7 @@ pub fn validate(raw: RawConfig, base: &Path, source: &Path) -> anyhow::Result<Se
                     i,
                     &distributions,
                     &key_sets,
+                    &grants,
                     raw.server.deny_as_not_found,
                 )
             })
@@ -101,6 +106,8 @@ pub fn validate(raw: RawConfig, base: &Path, source: &Path) -> anyhow::Result<Se
     };
     let (authenticators, token_minters) = auth(&raw.auth, base, raw.dev)?;
     Ok(Settings {
+        grants,
+        clock: crate::clock::Clock::System,
         dev: raw.dev,
         server,
         log,
@@ -228,6 +235,7 @@ fn rule(
     i: usize,
     distributions: &[Arc<Distribution>],
     key_sets: &[(String, Arc<KeySet>)],
+    grants: &[Arc<SqlGrant>],
     default_not_found: bool,
 ) -> anyhow::Result<Rule> {
     let at = format!("rules[{i}]");
@@ -308,7 +316,23 @@ fn rule(
             );
         }
     }
+    let grant = match &r.grant {
+        None => None,
+        Some(name) => {
+            if access == Access::Public {
+                bail!("{at}.grant: a public rule has no subject to ask the database about");
+            }
+            Some(
+                grants
+                    .iter()
+                    .find(|g| &g.name == name)
+                    .cloned()
+                    .ok_or_else(|| anyhow!("{at}.grant: no grant named {name:?}"))?,
+            )
+        }
+    };
     Ok(Rule {
+        grant,
         cookies: r.cookies,
         pattern,
         access,
@@ -367,7 +391,15 @@ fn auth(
                     token_cookie: cookie.clone(),
                 }));
             }
-            other => bail!("auth.order: unknown authenticator {other:?} (known: jwt)"),
+            "redis_session" => {
+                let r = raw.redis_session.as_ref().ok_or_else(|| anyhow!("auth.redis_session: \"redis_session\" is in auth.order but not configured"))?;
+                list.push(Authenticator::RedisSession(redis_session(r)?));
+            }
+            "django_session" => {
+                let d = raw.django_session.as_ref().ok_or_else(|| anyhow!("auth.django_session: \"django_session\" is in auth.order but not configured"))?;
+                list.push(Authenticator::DjangoSession(django_session(d, base, dev)?));
+            }
+            other => bail!("auth.order: unknown authenticator {other:?} (known: jwt, redis_session, django_session)"),
         }
     }
     Ok((Authenticators(list), minters))
@@ -553,4 +585,211 @@ fn cookie_settings(
         same_site,
         problem,
     })
+}
+
+fn pool_settings(pool_size: u32, connect_timeout_ms: u64, query_timeout_ms: u64) -> PoolSettings {
+    PoolSettings {
+        max_connections: pool_size.max(1),
+        connect_timeout: Duration::from_millis(connect_timeout_ms.max(1)),
+        query_timeout: Duration::from_millis(query_timeout_ms.max(1)),
+    }
+}
+
+/// A value given inline or through an environment variable (for URLs that carry passwords).
+fn inline_or_env(
+    at: &str,
+    key: &str,
+    inline: &Option<String>,
+    env: &Option<String>,
+) -> anyhow::Result<String> {
+    match (inline, env) {
+        (Some(v), None) => Ok(v.clone()),
+        (None, Some(var)) => std::env::var(var)
+            .map_err(|_| anyhow!("{at}.{key}_env: environment variable {var} is not set")),
+        _ => bail!("{at}: give exactly one of {key} and {key}_env"),
+    }
+}
+
+fn redis_session(
+    r: &super::raw::RawRedisSession,
+) -> anyhow::Result<crate::authenticate::redis_session::RedisSessions> {
+    use crate::authenticate::redis_session::{RedisSessions, SessionFormat};
+    let at = "auth.redis_session";
+    let url = inline_or_env(at, "url", &r.url, &r.url_env)?;
+    if !(url.starts_with("redis://")
+        || url.starts_with("rediss://")
+        || url.starts_with("redis+unix://")
+        || url.starts_with("unix://"))
+    {
+        bail!("{at}.url: not a redis:// URL");
+    }
+    let format = match r.format.as_str() {
+        "json" => SessionFormat::Json,
+        "hash" => SessionFormat::Hash,
+        other => bail!("{at}.format: {other:?} is not \"json\" or \"hash\""),
+    };
+    if r.cookie.is_empty() || r.subject_field.is_empty() {
+        bail!("{at}: cookie and subject_field must not be empty");
+    }
+    let p = pool_settings(r.pool_size, r.connect_timeout_ms, r.query_timeout_ms);
+    let mut cfg = deadpool_redis::Config::from_url(url);
+    cfg.pool = Some(deadpool_redis::PoolConfig {
+        max_size: p.max_connections as usize,
+        timeouts: deadpool_redis::Timeouts {
+            wait: Some(p.connect_timeout),
+            create: Some(p.connect_timeout),
+            recycle: Some(p.connect_timeout),
+        },
+        ..Default::default()
+    });
+    let pool = cfg
+        .create_pool(Some(deadpool_redis::Runtime::Tokio1))
+        .map_err(|e| anyhow!("{at}.url: {e}"))?;
+    Ok(RedisSessions {
+        cookie: r.cookie.clone(),
+        key_prefix: r.key_prefix.clone(),
+        format,
+        subject_field: r.subject_field.clone(),
+        claim_fields: r.claim_fields.clone(),
+        pool,
+        query_timeout: p.query_timeout,
+        health: Arc::new(BackendHealth::new("redis_session")),
+    })
+}
+
+fn django_session(
+    d: &super::raw::RawDjangoSession,
+    base: &Path,
+    dev: bool,
+) -> anyhow::Result<crate::authenticate::django::DjangoSessions> {
+    use crate::authenticate::django::{
+        DjangoSessions, DjangoSigner, DjangoStore, DB_SALT, SIGNED_COOKIES_SALT,
+    };
+    let at = "auth.django_session";
+    let secret = match (&d.secret_key, &d.secret_key_file, &d.secret_key_env) {
+        (Some(s), None, None) => {
+            if !dev {
+                bail!("{at}.secret_key: inline secrets are allowed only with dev = true; use secret_key_file or secret_key_env");
+            }
+            s.clone()
+        }
+        (None, Some(f), None) => {
+            let path = base.join(f);
+            std::fs::read_to_string(&path)
+                .map_err(|e| anyhow!("{at}.secret_key_file: cannot read {}: {e}", path.display()))?
+                .trim_end_matches(['\n', '\r'])
+                .to_owned()
+        }
+        (None, None, Some(var)) => std::env::var(var)
+            .map_err(|_| anyhow!("{at}.secret_key_env: environment variable {var} is not set"))?,
+        _ => bail!("{at}: give exactly one of secret_key, secret_key_file and secret_key_env"),
+    };
+    if secret.is_empty() {
+        bail!("{at}: the SECRET_KEY is empty");
+    }
+    let fallbacks: Vec<Vec<u8>> = match &d.secret_key_fallbacks_env {
+        None => Vec::new(),
+        Some(var) => std::env::var(var)
+            .map_err(|_| {
+                anyhow!("{at}.secret_key_fallbacks_env: environment variable {var} is not set")
+            })?
+            .lines()
+            .filter(|l| !l.is_empty())
+            .map(|l| l.as_bytes().to_vec())
+            .collect(),
+    };
+    let valid_cookie = !d.cookie.is_empty()
+        && d.cookie
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+    if !valid_cookie {
+        bail!("{at}.cookie: {:?} is not a valid cookie name", d.cookie);
+    }
+    let (store, default_salt) = match d.backend.as_str() {
+        "db" => {
+            let url = inline_or_env(at, "database_url", &d.database_url, &d.database_url_env)?;
+            let valid_table = !d.table.is_empty()
+                && d.table
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.'));
+            if !valid_table {
+                bail!("{at}.table: {:?} is not a table name", d.table);
+            }
+            let p = pool_settings(d.pool_size, d.connect_timeout_ms, d.query_timeout_ms);
+            let pool =
+                SqlPool::connect_lazy(&url, p).map_err(|e| anyhow!("{at}.database_url: {e}"))?;
+            let store = DjangoStore::Database {
+                pool,
+                table: d.table.clone(),
+                query_timeout: p.query_timeout,
+                health: Arc::new(BackendHealth::new("django_session")),
+            };
+            (store, DB_SALT)
+        }
+        "signed_cookies" => (
+            DjangoStore::SignedCookies {
+                max_age: d.cookie_age_seconds,
+            },
+            SIGNED_COOKIES_SALT,
+        ),
+        other => bail!("{at}.backend: {other:?} is not \"db\" or \"signed_cookies\""),
+    };
+    let salt = d.salt.as_deref().unwrap_or(default_salt);
+    Ok(DjangoSessions {
+        cookie: d.cookie.clone(),
+        signer: DjangoSigner::new(salt, secret.as_bytes(), &fallbacks),
+        store,
+        claim_fields: d.claim_fields.clone(),
+    })
+}
+
+fn build_grants(raw: &[super::raw::RawGrant]) -> anyhow::Result<Vec<Arc<SqlGrant>>> {
+    let mut out: Vec<Arc<SqlGrant>> = Vec::new();
+    for (i, g) in raw.iter().enumerate() {
+        let at = format!("grants[{i}]");
+        if g.name.is_empty() || out.iter().any(|x| x.name == g.name) {
+            bail!("{at}.name: empty or duplicate grant name {:?}", g.name);
+        }
+        let params = g
+            .params
+            .iter()
+            .map(|p| {
+                GrantParam::parse(p)
+                    .ok_or_else(|| anyhow!("{at}.params: {p:?} is not subject, key or claim:NAME"))
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let placeholders = placeholder_count(&g.query);
+        if placeholders != params.len() {
+            bail!(
+                "{at}.query: it has {placeholders} placeholder(s) but params lists {}",
+                params.len()
+            );
+        }
+        if !g
+            .query
+            .trim_start()
+            .get(..6)
+            .is_some_and(|w| w.eq_ignore_ascii_case("select"))
+            || g.query.contains(';')
+        {
+            bail!("{at}.query: must be a single SELECT statement");
+        }
+        let url = inline_or_env(&at, "database_url", &g.database_url, &g.database_url_env)?;
+        let p = pool_settings(g.pool_size, g.connect_timeout_ms, g.query_timeout_ms);
+        let pool = SqlPool::connect_lazy(&url, p).map_err(|e| anyhow!("{at}.database_url: {e}"))?;
+        let cache = CacheSettings {
+            allow_ttl: Duration::from_secs(g.allow_ttl_seconds),
+            deny_ttl: Duration::from_secs(g.deny_ttl_seconds),
+            max_entries: g.cache_entries,
+        };
+        out.push(Arc::new(SqlGrant::new(
+            g.name.clone(),
+            pool,
+            g.query.clone(),
+            params,
+            p.query_timeout,
+            cache,
+        )));
+    }
+    Ok(out)
 }

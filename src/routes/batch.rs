@@ -73,29 +73,31 @@ async fn batch(state: &AppState, peer: SocketAddr, request: Request) -> Result<R
         return Err(AppError::PayloadTooLarge);
     }
     let principal = authenticate(&app, &state.metrics, &parts.headers).await?;
-    let results = parsed
-        .keys
-        .into_iter()
-        .map(|key| {
-            let outcome = ObjectKey::parse(&key, server.max_key_bytes)
-                .map_err(AppError::BadKey)
-                .and_then(|object| {
-                    authorize_and_sign(&app, &state.metrics, &principal, &object, None, ip)
-                });
-            match outcome {
-                Ok(signed) => Item::Signed {
-                    key,
-                    url: signed.url,
-                    expires_at: signed.expires_at,
-                },
-                Err(err) => Item::Refused {
-                    key,
-                    error: err.code(),
-                    status: err.status().as_u16(),
-                },
+    let mut results = Vec::with_capacity(parsed.keys.len());
+    for key in parsed.keys {
+        let outcome = match ObjectKey::parse(&key, server.max_key_bytes) {
+            Ok(object) => {
+                authorize_and_sign(&app, &state.metrics, &principal, &object, None, ip).await
             }
-        })
-        .collect();
+            Err(rejection) => Err(AppError::BadKey(rejection)),
+        };
+        // A backend outage is not a per-key answer: fail the whole call closed.
+        if let Err(err @ AppError::Unavailable { .. }) = outcome {
+            return Err(err);
+        }
+        results.push(match outcome {
+            Ok(signed) => Item::Signed {
+                key,
+                url: signed.url,
+                expires_at: signed.expires_at,
+            },
+            Err(err) => Item::Refused {
+                key,
+                error: err.code(),
+                status: err.status().as_u16(),
+            },
+        });
+    }
     let mut response = axum::Json(BatchResponse { results }).into_response();
     private_headers(response.headers_mut());
     Ok(response)

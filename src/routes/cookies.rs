@@ -12,7 +12,7 @@ use serde::Serialize;
 use crate::authorize::Decision;
 use crate::client_ip::client_ip;
 use crate::error::AppError;
-use crate::grant::{authenticate, unix_now};
+use crate::grant::authenticate;
 use crate::object_key::ObjectKey;
 use crate::respond::private_headers;
 use crate::state::AppState;
@@ -94,7 +94,16 @@ async fn cookies(
             });
         }
     };
-    let signed = rule.target.sign_cookies(&folder, ip, unix_now())?;
+    if !crate::grant::grant_allows(rule, &principal, &folder).await? {
+        return Err(if rule.deny_as_not_found {
+            AppError::NotFound
+        } else {
+            AppError::Forbidden
+        });
+    }
+    let signed = rule
+        .target
+        .sign_cookies(&folder, ip, app.settings.clock.now())?;
     tracing::info!(
         target: "signgate::audit",
         subject,

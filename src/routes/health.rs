@@ -13,16 +13,17 @@ pub async fn healthz() -> impl IntoResponse {
     Json(json!({"status": "ok"}))
 }
 
-/// Ready: keys loaded (they are, or the configuration would not have started) and every JWKS
-/// fetched at least once.
+/// Ready: keys loaded (they are, or the configuration would not have started), every JWKS
+/// fetched at least once, and every session store and grant database answering.
 pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
-    let app = state.app.load();
-    if app.is_ready() {
+    let app = state.app.load_full();
+    let waiting = app.readiness().await;
+    if waiting.is_empty() {
         (StatusCode::OK, Json(json!({"status": "ready"})))
     } else {
         (
             StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({"status": "starting", "waiting_for": "jwks"})),
+            Json(json!({"status": "not_ready", "waiting_for": waiting})),
         )
     }
 }

@@ -7,4 +7,6 @@ mod config;
 mod edge;
 mod files;
 mod forward_auth;
+mod grants;
 mod jwt;
+mod sessions;

@@ -1,0 +1,26 @@
+//! The time, passed in rather than read deep inside: tests pin it to replay fixtures made at a
+//! known instant.
+
+use std::sync::Arc;
+
+#[derive(Clone, Default)]
+pub enum Clock {
+    #[default]
+    System,
+    /// A fixed instant (Unix seconds), for tests.
+    Fixed(u64),
+    /// Any function, for tests that move time.
+    Func(Arc<dyn Fn() -> u64 + Send + Sync>),
+}
+
+impl Clock {
+    pub fn now(&self) -> u64 {
+        match self {
+            Clock::System => std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs()),
+            Clock::Fixed(t) => *t,
+            Clock::Func(f) => f(),
+        }
+    }
+}
