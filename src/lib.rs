@@ -19,6 +19,7 @@ pub mod error;
 pub mod grant;
 pub mod grants;
 pub mod metrics;
+pub mod middleware;
 pub mod object_key;
 pub mod rate_limit;
 pub mod respond;

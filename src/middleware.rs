@@ -1,0 +1,72 @@
+//! Request hygiene before any route runs.
+
+use axum::extract::Request;
+use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use crate::error::AppError;
+
+/// Longest request target accepted, in bytes (CloudFront's own URL limit is 8 KiB).
+pub const MAX_URI_BYTES: usize = 8192;
+/// Largest request head (all header names and values), in bytes.
+pub const MAX_HEADER_BYTES: usize = 16 * 1024;
+
+/// Refuses oversized request targets (414) and header sections (431) before any work is done.
+pub async fn bounded_head(request: Request, next: Next) -> Response {
+    let uri_len = request
+        .uri()
+        .path_and_query()
+        .map_or(0, |p| p.as_str().len());
+    if uri_len > MAX_URI_BYTES {
+        return status_with_code(StatusCode::URI_TOO_LONG, "uri_too_long");
+    }
+    let head: usize = request
+        .headers()
+        .iter()
+        .map(|(k, v)| k.as_str().len() + v.len() + 4)
+        .sum();
+    if head > MAX_HEADER_BYTES {
+        return status_with_code(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "headers_too_large",
+        );
+    }
+    next.run(request).await
+}
+
+fn status_with_code(status: StatusCode, code: &str) -> Response {
+    let body = format!("{{\"error\":\"{code}\",\"message\":\"the request is too large\"}}");
+    let mut r = (status, body).into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    r.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, no-store"),
+    );
+    r
+}
+
+/// GET and HEAD never carry a body here. One that does (`Transfer-Encoding`, or a non-zero
+/// `Content-Length`) is refused: a body on a GET is how request-smuggling attempts start, and no
+/// real client of signgate sends one.
+pub async fn no_body_on_reads(request: Request, next: Next) -> Response {
+    let method = request.method();
+    if method == Method::GET || method == Method::HEAD {
+        let headers = request.headers();
+        let has_length = headers
+            .get_all(header::CONTENT_LENGTH)
+            .iter()
+            .any(|v| v.as_bytes() != b"0");
+        if headers.contains_key(header::TRANSFER_ENCODING) || has_length {
+            return AppError::BadRequest(
+                "body_not_allowed",
+                "GET and HEAD requests must not carry a body",
+            )
+            .into_response();
+        }
+    }
+    next.run(request).await
+}
