@@ -64,7 +64,8 @@ async fn backends_fail_during_load_and_nothing_unauthorized_is_signed() {
 
     let phase = Arc::new(Mutex::new(Phase::Up));
     let stop = Arc::new(AtomicBool::new(false));
-    let log: Arc<Mutex<Vec<(Phase, &'static str, u16, bool)>>> = Arc::default();
+    type Sample = (Phase, &'static str, u16, bool);
+    let log: Arc<Mutex<Vec<Sample>>> = Arc::default();
     let mut workers = Vec::new();
     for (who, cookie) in [
         ("alice", "sid=a"),
@@ -122,7 +123,7 @@ async fn backends_fail_during_load_and_nothing_unauthorized_is_signed() {
         w.await.unwrap();
     }
 
-    let log = log.lock().unwrap();
+    let log: Vec<Sample> = std::mem::take(&mut *log.lock().unwrap());
     assert!(log.len() > 50, "the load ran ({} samples)", log.len());
     for (p, who, status, signed) in log.iter() {
         if *who != "alice" {
