@@ -55,6 +55,16 @@ impl Default for Metrics {
             reloads.clone(),
         );
         registry.register(
+            "url_cache_hits",
+            "Signed URLs reused from the cache",
+            crate::sign::URL_CACHE_HITS.clone(),
+        );
+        registry.register(
+            "url_cache_misses",
+            "Signed URLs made for a cacheable rule",
+            crate::sign::URL_CACHE_MISSES.clone(),
+        );
+        registry.register(
             "backend_up",
             "Whether a backend answered its last request (1) or not (0)",
             crate::backend::health::BACKEND_UP.clone(),

@@ -90,6 +90,42 @@ pub struct SignTarget {
     pub lifetime_seconds: u64,
     pub policy: PolicyChoice,
     pub bind_client_ip: bool,
+    /// Stable, cacheable URLs: expiries rounded up to a step, signed URLs reused within it.
+    pub url_cache: Option<UrlCache>,
+}
+
+/// Signed URLs reused for every request for the same object within one expiry step, so browsers
+/// and players keep their caches. Never used for policies bound to a client IP (configuration
+/// refuses that combination). Authorization still runs on every request; only the signature is
+/// reused.
+pub struct UrlCache {
+    pub step_seconds: u64,
+    cache: moka::sync::Cache<String, Arc<SignedObject>>,
+}
+
+/// Cache hits and misses, process-wide.
+pub static URL_CACHE_HITS: std::sync::LazyLock<prometheus_client::metrics::counter::Counter> =
+    std::sync::LazyLock::new(Default::default);
+pub static URL_CACHE_MISSES: std::sync::LazyLock<prometheus_client::metrics::counter::Counter> =
+    std::sync::LazyLock::new(Default::default);
+
+impl UrlCache {
+    pub fn new(step_seconds: u64, max_entries: u64, lifetime_seconds: u64) -> Self {
+        let cache = moka::sync::Cache::builder()
+            .max_capacity(max_entries)
+            .time_to_live(std::time::Duration::from_secs(
+                lifetime_seconds + step_seconds,
+            ))
+            .build();
+        UrlCache {
+            step_seconds,
+            cache,
+        }
+    }
+
+    pub fn entries(&self) -> u64 {
+        self.cache.entry_count()
+    }
 }
 
 /// A signed URL ready to hand out.
@@ -101,6 +137,37 @@ pub struct SignedObject {
 }
 
 impl SignTarget {
+    /// The cached signed URL for this request, when the rule has stable URLs and one is fresh.
+    pub fn cached(
+        &self,
+        key: &ObjectKey,
+        download: Option<&DownloadName>,
+        now: u64,
+    ) -> Option<SignedObject> {
+        let cache = self.url_cache.as_ref()?;
+        let expires = now
+            .saturating_add(self.lifetime_seconds)
+            .div_ceil(cache.step_seconds)
+            .saturating_mul(cache.step_seconds);
+        let mut k = String::with_capacity(key.as_str().len() + 48);
+        k.push_str(key.as_str());
+        k.push('\0');
+        if let Some(name) = download {
+            k.push_str(&name.query_value());
+        }
+        let hit = cache.cache.get(&k)?;
+        (hit.expires_at == expires
+            && hit.key_pair_id == self.distribution.key_set.active().id().as_str())
+        .then(|| {
+            URL_CACHE_HITS.inc();
+            SignedObject {
+                url: hit.url.clone(),
+                expires_at: hit.expires_at,
+                key_pair_id: hit.key_pair_id.clone(),
+            }
+        })
+    }
+
     /// Signs `key` (with an optional download name) for a caller at `client_ip`, valid from `now`
     /// for the rule's lifetime.
     pub fn sign(
@@ -111,6 +178,32 @@ impl SignTarget {
         now: u64,
     ) -> Result<SignedObject, AppError> {
         let dist = &self.distribution;
+        let conditions = self.conditions(client_ip, now)?;
+        let cache_key = self.url_cache.as_ref().map(|c| {
+            let mut k = String::with_capacity(key.as_str().len() + 48);
+            k.push_str(key.as_str());
+            k.push('\0');
+            if let Some(name) = download {
+                k.push_str(&name.query_value());
+            }
+            (c, k)
+        });
+        if let Some((cache, k)) = &cache_key {
+            if let Some(hit) = cache.cache.get(k) {
+                // Same expiry step and still the active key: the very same URL.
+                if hit.expires_at == conditions.expires
+                    && hit.key_pair_id == dist.key_set.active().id().as_str()
+                {
+                    URL_CACHE_HITS.inc();
+                    return Ok(SignedObject {
+                        url: hit.url.clone(),
+                        expires_at: hit.expires_at,
+                        key_pair_id: hit.key_pair_id.clone(),
+                    });
+                }
+            }
+            URL_CACHE_MISSES.inc();
+        }
         let mut url = String::with_capacity(dist.base_url.len() + key.as_str().len() + 64);
         url.push_str(&dist.base_url);
         url.push('/');
@@ -121,7 +214,6 @@ impl SignTarget {
         }
         let url = SignableUrl::parse(&url)
             .map_err(|e| AppError::internal(format!("built an unsignable URL: {e}")))?;
-        let conditions = self.conditions(client_ip, now)?;
         let expires_at = conditions.expires;
         let policy =
             Policy::for_url(&url, &conditions).map_err(|e| AppError::internal(e.to_string()))?;
@@ -129,11 +221,22 @@ impl SignTarget {
         let signed = signing_key
             .sign_url(&url, &policy, dist.hash)
             .map_err(|e| AppError::internal(e.to_string()))?;
-        Ok(SignedObject {
+        let signed = SignedObject {
             url: signed,
             expires_at,
             key_pair_id: signing_key.id().to_string(),
-        })
+        };
+        if let Some((cache, k)) = cache_key {
+            cache.cache.insert(
+                k,
+                Arc::new(SignedObject {
+                    url: signed.url.clone(),
+                    expires_at,
+                    key_pair_id: signed.key_pair_id.clone(),
+                }),
+            );
+        }
+        Ok(signed)
     }
 
     /// Signed cookies (always a custom policy) covering everything under `folder`.
@@ -167,7 +270,13 @@ impl SignTarget {
 
     /// The policy conditions for a signature made `now` for a caller at `client_ip`.
     fn conditions(&self, client_ip: IpAddr, now: u64) -> Result<Conditions, AppError> {
-        let expires = now.saturating_add(self.lifetime_seconds);
+        let mut expires = now.saturating_add(self.lifetime_seconds);
+        if let Some(cache) = &self.url_cache {
+            // Round up to the step: every request within one step gets the same expiry.
+            expires = expires
+                .div_ceil(cache.step_seconds)
+                .saturating_mul(cache.step_seconds);
+        }
         if expires > MAX_EPOCH {
             return Err(AppError::internal("expiry beyond 2038"));
         }

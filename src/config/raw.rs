@@ -321,6 +321,14 @@ pub struct RawRule {
     pub cookies: bool,
     /// A `[[grants]]` query that must also return a row.
     pub grant: Option<String>,
+    /// Stable, cacheable URLs: round expiries up to this step and reuse signed URLs within it.
+    #[serde(default)]
+    pub cache_step_seconds: u64,
+    #[serde(default = "default_url_cache_entries")]
+    pub cache_entries: u64,
+}
+fn default_url_cache_entries() -> u64 {
+    100_000
 }
 fn default_lifetime() -> u64 {
     300

@@ -253,6 +253,12 @@ fn rule(
         "custom" => PolicyChoice::Custom,
         other => bail!("{at}.policy: {other:?} is not \"canned\" or \"custom\""),
     };
+    if r.cache_step_seconds > 0 && r.bind_client_ip {
+        bail!("{at}.cache_step_seconds: a URL bound to one client's IP is never shared; drop one of the two");
+    }
+    if r.cache_step_seconds > 3600 {
+        bail!("{at}.cache_step_seconds: at most 3600");
+    }
     if r.bind_client_ip && policy != PolicyChoice::Custom {
         bail!("{at}.bind_client_ip: needs policy = \"custom\"");
     }
@@ -339,6 +345,13 @@ fn rule(
         require,
         target: Arc::new(SignTarget {
             distribution,
+            url_cache: (r.cache_step_seconds > 0).then(|| {
+                crate::sign::UrlCache::new(
+                    r.cache_step_seconds,
+                    r.cache_entries,
+                    r.lifetime_seconds,
+                )
+            }),
             lifetime_seconds: r.lifetime_seconds,
             policy,
             bind_client_ip: r.bind_client_ip,

@@ -236,3 +236,10 @@ fn signed_cookies_never_go_to_cloudfronts_shared_domain() {
     ]);
     assert!(err.contains("never reach"), "{err}");
 }
+
+#[test]
+fn ip_bound_urls_are_never_cached() {
+    let rules = json!([{"pattern": "a/**", "access": "authenticated", "distribution": "demo", "policy": "custom", "bind_client_ip": true, "cache_step_seconds": 60}]);
+    let err = error_of(&[("rules", rules)]);
+    assert!(err.contains("rules[0].cache_step_seconds"), "{err}");
+}

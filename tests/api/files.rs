@@ -419,3 +419,57 @@ async fn a_rule_can_sign_with_its_own_key_set() {
     assert!(location(&app.get("/files/public/a", Some(&t)).await)
         .ends_with("Key-Pair-Id=KDEMO2RSA0001"));
 }
+
+#[tokio::test]
+async fn stable_urls_are_reused_within_their_step_and_authorization_still_runs() {
+    let key_sets = json!([{"name": "demo", "active": "KDEMO2ECDSA01", "keys": [{"key_pair_id": "KDEMO2ECDSA01", "private_key_file": "dev/demo-ecdsa-private.pem"}]}]);
+    let rules = json!([
+        {"pattern": "videos/**", "access": "authenticated", "distribution": "demo", "lifetime_seconds": 300, "cache_step_seconds": 60},
+        {"pattern": "users/{sub}/**", "access": "authenticated", "distribution": "demo", "lifetime_seconds": 300, "cache_step_seconds": 60}
+    ]);
+    let app = spawn_app(&[("key_sets", key_sets), ("rules", rules)]).await;
+    let (alice, bob) = (token("alice", json!({})), token("bob", json!({})));
+    let first = location(&app.get("/files/videos/intro.mp4", Some(&alice)).await);
+    let second = location(&app.get("/files/videos/intro.mp4", Some(&bob)).await);
+    assert_eq!(
+        first, second,
+        "ECDSA signatures are randomized: equal URLs come from the cache"
+    );
+    let v = verify(&first, None);
+    assert_eq!(
+        v.policy.expires() % 60,
+        0,
+        "the expiry is rounded to the step"
+    );
+    assert!(v.policy.expires() >= now() + 299 && v.policy.expires() <= now() + 360);
+    assert_ne!(
+        location(&app.get("/files/videos/other.mp4", Some(&alice)).await),
+        first
+    );
+    let download = location(
+        &app.get("/files/videos/intro.mp4?download=a.mp4", Some(&alice))
+            .await,
+    );
+    assert!(download.contains("response-content-disposition") && download != first);
+    assert_eq!(
+        location(&app.get("/files/users/alice/x", Some(&alice)).await),
+        location(&app.get("/files/users/alice/x", Some(&alice)).await)
+    );
+    assert_eq!(
+        assert_nothing_signed(app.get("/files/users/alice/x", Some(&bob)).await)
+            .await
+            .0,
+        403,
+        "a cached URL is never handed to someone the rules refuse"
+    );
+    let metrics = reqwest::get(format!("http://{}/metrics", app.metrics_addr.unwrap()))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("signgate_url_cache_hits_total"),
+        "{metrics}"
+    );
+}
