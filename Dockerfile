@@ -8,14 +8,15 @@ WORKDIR /src
 # Dependencies first, so source changes do not rebuild them.
 COPY Cargo.toml Cargo.lock ./
 COPY crates/cloudfront/Cargo.toml crates/cloudfront/Cargo.toml
-RUN mkdir -p src crates/cloudfront/src crates/cloudfront/benches \
+RUN mkdir -p src crates/cloudfront/src \
  && echo 'fn main() {}' > src/main.rs && echo '' > src/lib.rs \
- && echo '' > crates/cloudfront/src/lib.rs && echo 'fn main() {}' > crates/cloudfront/benches/signing.rs \
+ && echo '' > crates/cloudfront/src/lib.rs && mkdir -p bench && echo 'fn main() {}' > bench/signrate.rs && echo 'fn main() {}' > bench/loadgen.rs \
  && cargo build --release --locked \
  && rm -rf src crates/cloudfront/src
 COPY src src
 COPY crates crates
-RUN touch src/main.rs src/lib.rs crates/cloudfront/src/lib.rs && cargo build --release --locked
+COPY bench/signrate.rs bench/loadgen.rs bench/
+RUN touch src/main.rs src/lib.rs crates/cloudfront/src/lib.rs bench/*.rs && cargo build --release --locked --bin signgate
 
 FROM debian:bookworm-slim
 RUN apt-get update && apt-get install -y --no-install-recommends libssl3 ca-certificates && rm -rf /var/lib/apt/lists/*

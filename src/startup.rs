@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
+use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 
 use crate::config::Settings;
@@ -95,8 +96,12 @@ impl Application {
         let router = crate::routes::router(state, &prefix, timeout);
         tracing::info!(addr = %self.listener.local_addr()?, "signgate listening");
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        // Answers are small and latency matters more than packet count: no Nagle delay.
+        let listener = self.listener.tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
         let server = axum::serve(
-            self.listener,
+            listener,
             router.into_make_service_with_connect_info::<SocketAddr>(),
         )
         .with_graceful_shutdown(async move {

@@ -1,5 +1,5 @@
-//! Signing throughput on one thread, printed as JSON lines for `bench/signing` to compare with
-//! `openssl speed` measured in the same run. Usage: cargo bench --bench signing -- [SECONDS]
+//! Signing throughput on one thread, printed as JSON lines for `bench/run` and `bench/signing`
+//! to compare with `openssl speed` measured in the same run. Usage: signgate-signrate [SECONDS]
 
 use std::time::{Duration, Instant};
 
