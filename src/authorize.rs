@@ -114,6 +114,12 @@ impl KeyPattern {
         }
     }
 
+    /// Whether this pattern could match some key strictly below `folder` for `user`.
+    pub fn could_match_below(&self, folder: &ObjectKey, user: Option<&User>) -> bool {
+        let segments: Vec<&str> = folder.segments().collect();
+        extends_below(&self.segments, &segments, user)
+    }
+
     /// Matches `key` for `user` (claims are unavailable for anonymous callers).
     pub fn matches(&self, key: &ObjectKey, user: Option<&User>) -> bool {
         let segments: Vec<&str> = key.segments().collect();
@@ -133,6 +139,19 @@ fn match_segments(pattern: &[Segment], key: &[&str], user: Option<&User>) -> boo
             }
             None => false,
         },
+    }
+}
+
+/// Whether `pattern` can match `folder` followed by at least one more segment.
+fn extends_below(pattern: &[Segment], folder: &[&str], user: Option<&User>) -> bool {
+    match (pattern.split_first(), folder.split_first()) {
+        (None, _) => false,
+        (Some((Segment::AnyDepth, _)), _) => true,
+        // The folder is used up: any remaining piece of pattern can match something below it.
+        (Some(_), None) => true,
+        (Some((Segment::Pieces(pieces), rest)), Some((first, folder_rest))) => {
+            match_pieces(pieces, first, user) && extends_below(rest, folder_rest, user)
+        }
     }
 }
 
@@ -272,17 +291,23 @@ impl Rules {
             Principal::Anonymous => return Decision::NeedsLogin,
             Principal::User(u) => u.as_ref(),
         };
-        for rule in self.rules.iter().filter(|r| r.cookies) {
-            if !rule.pattern.matches_folder(folder, Some(user)) {
-                continue;
+        for rule in &self.rules {
+            if rule.cookies && rule.pattern.matches_folder(folder, Some(user)) {
+                return if rule.require.iter().all(|r| r.satisfied_by(user)) {
+                    Decision::Allow(rule)
+                } else {
+                    Decision::Forbidden {
+                        not_found: rule.deny_as_not_found,
+                    }
+                };
             }
-            return if rule.require.iter().all(|r| r.satisfied_by(user)) {
-                Decision::Allow(rule)
-            } else {
-                Decision::Forbidden {
+            // An earlier rule that governs part of the folder would be bypassed by cookies for
+            // the whole folder: refuse rather than widen it.
+            if rule.pattern.could_match_below(folder, Some(user)) {
+                return Decision::Forbidden {
                     not_found: rule.deny_as_not_found,
-                }
-            };
+                };
+            }
         }
         Decision::Forbidden {
             not_found: self.deny_as_not_found,
@@ -380,6 +405,22 @@ mod tests {
         assert!(!KeyPattern::parse("hls/*")
             .unwrap()
             .matches_folder(&key("hls/a"), Some(&alice)));
+    }
+
+    #[test]
+    fn folder_cookies_never_bypass_an_earlier_rule() {
+        let alice = user("alice", json!({}));
+        let p = |t: &str| KeyPattern::parse(t).unwrap();
+        assert!(p("videos/*/drm/**").could_match_below(&key("videos/42"), Some(&alice)));
+        assert!(p("videos/**").could_match_below(&key("videos/42"), Some(&alice)));
+        assert!(p("**").could_match_below(&key("a/b"), Some(&alice)));
+        assert!(!p("audio/**").could_match_below(&key("videos/42"), Some(&alice)));
+        assert!(!p("videos/41/**").could_match_below(&key("videos/42"), Some(&alice)));
+        assert!(
+            !p("videos/42").could_match_below(&key("videos/42"), Some(&alice)),
+            "the folder itself is not below it"
+        );
+        assert!(!p("users/{sub}/**").could_match_below(&key("users/bob"), Some(&alice)));
     }
 
     #[test]

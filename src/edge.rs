@@ -51,7 +51,13 @@ async fn serve(
     if request.method() != Method::GET && request.method() != Method::HEAD {
         return StatusCode::METHOD_NOT_ALLOWED.into_response();
     }
-    let Some(url) = request_url(&edge, request.uri(), request.headers()) else {
+    // What is verified must be exactly what is fetched: an origin client would resolve `..`.
+    let dot_segment = request.uri().path().split('/').any(|seg| {
+        let decoded = seg.replace("%2e", ".").replace("%2E", ".");
+        decoded == "." || decoded == ".."
+    });
+    let Some(url) = request_url(&edge, request.uri(), request.headers()).filter(|_| !dot_segment)
+    else {
         return denied("Malformed request");
     };
     let viewer = Viewer {

@@ -31,8 +31,11 @@ impl App {
                 continue;
             };
             for issuer in &jwt.issuers {
+                // A cache carried over from before a reload already has its refresh loop.
                 if let IssuerKeys::Jwks(cache) = &issuer.keys {
-                    tokio::spawn(cache.clone().fetch_until_ready());
+                    if !cache.is_ready() {
+                        tokio::spawn(cache.clone().fetch_until_ready());
+                    }
                 }
             }
         }

@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use axum::response::IntoResponse;
 use helpers::*;
 use serde_json::json;
 
@@ -169,4 +170,124 @@ async fn backends_fail_during_load_and_nothing_unauthorized_is_signed() {
         .query_async(&mut conn)
         .await
         .unwrap();
+}
+
+/// The JWKS provider going away during a load run: keys already fetched keep working, tokens
+/// for unknown keys are refused, nothing unauthorized is signed, and a new key works once the
+/// provider is back.
+#[tokio::test]
+async fn jwks_provider_lost_during_load() {
+    use jsonwebtoken::jwk::Jwk;
+    use jsonwebtoken::{Algorithm, EncodingKey, Header};
+    let make = |kid: &str| {
+        let k = signgate_cloudfront::SigningKey::generate(
+            signgate_cloudfront::KeyPairId::parse("X").unwrap(),
+            signgate_cloudfront::KeyType::EcdsaP256,
+        )
+        .unwrap();
+        let key = EncodingKey::from_ec_pem(k.private_pkcs8_pem().as_bytes()).unwrap();
+        let mut jwk =
+            serde_json::to_value(Jwk::from_encoding_key(&key, Algorithm::ES256).unwrap()).unwrap();
+        jwk["kid"] = json!(kid);
+        (key, jwk)
+    };
+    let (old_key, old_jwk) = make("old");
+    let (new_key, new_jwk) = make("new");
+    let (attacker_key, _) = make("old");
+    let jwks = Arc::new(Mutex::new(json!({"keys": [old_jwk]})));
+    let up = Arc::new(AtomicBool::new(true));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (j2, u2) = (jwks.clone(), up.clone());
+    let router = axum::Router::new().route(
+        "/jwks.json",
+        axum::routing::get(move || {
+            let (j, u) = (j2.clone(), u2.clone());
+            async move {
+                if u.load(Ordering::SeqCst) {
+                    axum::Json(j.lock().unwrap().clone()).into_response()
+                } else {
+                    axum::http::StatusCode::SERVICE_UNAVAILABLE.into_response()
+                }
+            }
+        }),
+    );
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    let app = spawn_app(&[
+        ("auth.jwt.issuers", json!([{"issuer": "idp", "audience": ["signgate"], "algorithms": ["ES256"], "jwks_url": format!("{base}/jwks.json"), "jwks_min_refresh_seconds": 0}])),
+        ("limits.per_ip_per_second", json!(0)),
+        ("limits.per_subject_per_second", json!(0)),
+    ])
+    .await;
+    for _ in 0..100 {
+        if app.get("/readyz", None).await.status() == 200 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let claims =
+        |sub: &str| json!({"sub": sub, "iss": "idp", "aud": "signgate", "exp": now() + 600});
+    let token = |key: &EncodingKey, kid: &str, sub: &str| {
+        let mut h = Header::new(Algorithm::ES256);
+        h.kid = Some(kid.into());
+        jsonwebtoken::encode(&h, &claims(sub), key).unwrap()
+    };
+    let alice = token(&old_key, "old", "alice");
+    let forged = token(&attacker_key, "old", "alice");
+    let new_alice = token(&new_key, "new", "alice");
+
+    up.store(false, Ordering::SeqCst);
+    let mut handles = Vec::new();
+    for (tok, authorized) in [
+        (alice.clone(), true),
+        (forged.clone(), false),
+        (new_alice.clone(), false),
+    ] {
+        let (client, url) = (app.client.clone(), app.url("/files/users/alice/a.txt"));
+        handles.push(tokio::spawn(async move {
+            let mut statuses = Vec::new();
+            for _ in 0..40 {
+                let r = client.get(&url).bearer_auth(&tok).send().await.unwrap();
+                statuses.push(r.status().as_u16());
+            }
+            (authorized, statuses)
+        }));
+    }
+    for h in handles {
+        let (authorized, statuses) = h.await.unwrap();
+        if authorized {
+            assert!(
+                statuses.iter().all(|s| *s == 302),
+                "cached keys keep working while the provider is down: {statuses:?}"
+            );
+        } else {
+            assert!(
+                statuses.iter().all(|s| *s == 401),
+                "never signed: {statuses:?}"
+            );
+        }
+    }
+    // The provider returns with the new key: it works without a restart.
+    *jwks.lock().unwrap() = json!({"keys": [new_jwk]});
+    up.store(true, Ordering::SeqCst);
+    let mut ok = false;
+    for _ in 0..50 {
+        if app
+            .get("/files/users/alice/a.txt", Some(&new_alice))
+            .await
+            .status()
+            == 302
+        {
+            ok = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(ok, "the new key works once the provider is back");
+    assert_eq!(
+        app.get("/files/users/alice/a.txt", Some(&forged))
+            .await
+            .status(),
+        401
+    );
 }

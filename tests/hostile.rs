@@ -419,6 +419,8 @@ async fn spawn_hostile_app(dir: &std::path::Path) -> (TestApp, String) {
         ),
         ("server.login_url", json!("https://app.example.com/login")),
         ("server.public_url", json!("http://127.0.0.1:8080")),
+        ("limits.per_ip_per_second", json!(0)),
+        ("limits.per_subject_per_second", json!(0)),
     ])
     .await;
     (app, rs.public_pem())

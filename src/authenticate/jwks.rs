@@ -136,7 +136,8 @@ impl JwksCache {
         }
     }
 
-    /// Fetches until the first success, then returns (used at start-up, in the background).
+    /// Fetches until the first success, then keeps refreshing every few minutes so that keys the
+    /// provider removed (a compromised key, say) stop being accepted. Runs in the background.
     pub async fn fetch_until_ready(self: Arc<Self>) {
         let mut delay = Duration::from_millis(250);
         while !self.is_ready() {
@@ -146,6 +147,16 @@ impl JwksCache {
             }
             tokio::time::sleep(delay).await;
             delay = (delay * 2).min(Duration::from_secs(10));
+        }
+        let period = self.min_refresh.max(Duration::from_secs(300));
+        let cache = Arc::downgrade(&self);
+        drop(self);
+        loop {
+            tokio::time::sleep(period).await;
+            // Stop once the configuration that owns this cache is gone (after a reload).
+            let Some(cache) = cache.upgrade() else { return };
+            *cache.last_attempt.lock().expect("lock") = Some(Instant::now());
+            cache.refresh().await;
         }
     }
 

@@ -47,7 +47,7 @@ impl RedisSessions {
         let plausible = (1..=256).contains(&id.len())
             && id
                 .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'));
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
         if !plausible {
             return reject(AuthFailure::Malformed);
         }

@@ -644,6 +644,10 @@ fn redis_session(
     if r.cookie.is_empty() || r.subject_field.is_empty() {
         bail!("{at}: cookie and subject_field must not be empty");
     }
+    // Without a prefix, a cookie could name any key in the database (`user:42`, say).
+    if r.key_prefix.is_empty() {
+        bail!("{at}.key_prefix: must not be empty (sessions must live under their own prefix, such as \"session:\")");
+    }
     let p = pool_settings(r.pool_size, r.connect_timeout_ms, r.query_timeout_ms);
     let mut cfg = deadpool_redis::Config::from_url(url);
     cfg.pool = Some(deadpool_redis::PoolConfig {

@@ -243,3 +243,14 @@ fn ip_bound_urls_are_never_cached() {
     let err = error_of(&[("rules", rules)]);
     assert!(err.contains("rules[0].cache_step_seconds"), "{err}");
 }
+
+#[test]
+fn redis_sessions_need_their_own_key_prefix() {
+    let cfg =
+        json!({"url": "redis://127.0.0.1:6379/", "cookie": "sid", "subject_field": "user_id"});
+    let err = error_of(&[
+        ("auth.order", json!(["redis_session"])),
+        ("auth.redis_session", cfg),
+    ]);
+    assert!(err.contains("auth.redis_session.key_prefix"), "{err}");
+}

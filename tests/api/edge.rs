@@ -255,3 +255,36 @@ async fn spawn_edge_origin(root: &std::path::Path) -> std::net::SocketAddr {
     tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
     addr
 }
+
+#[tokio::test]
+async fn folder_cookies_never_bypass_a_stricter_earlier_rule() {
+    let rules = json!([
+        {"pattern": "videos/*/drm/**", "access": "authenticated", "distribution": "demo", "require": [{"claim": "roles", "any_of": ["premium"]}]},
+        {"pattern": "videos/*/**", "access": "authenticated", "distribution": "demo", "cookies": true},
+        {"pattern": "clips/*/**", "access": "authenticated", "distribution": "demo", "cookies": true}
+    ]);
+    let app = spawn_app(&[
+        edge_distribution("127.0.0.1:9".parse().unwrap()),
+        ("rules", rules),
+    ])
+    .await;
+    let t = token("alice", json!({}));
+    assert_eq!(
+        assert_nothing_signed(app.get("/files/videos/42/drm/seg.ts", Some(&t)).await)
+            .await
+            .0,
+        403
+    );
+    assert_eq!(
+        assert_nothing_signed(app.get("/cookies/videos/42", Some(&t)).await)
+            .await
+            .0,
+        403,
+        "cookies for videos/42 would cover drm/"
+    );
+    assert_eq!(
+        app.get("/cookies/clips/7", Some(&t)).await.status(),
+        200,
+        "no earlier rule touches clips/7"
+    );
+}

@@ -26,12 +26,13 @@ pub(crate) fn glob(pattern: &str, text: &str) -> bool {
     let (mut pi, mut ti) = (0, 0);
     let mut star: Option<(usize, usize)> = None;
     while ti < t.len() {
-        if pi < p.len() && (p[pi] == b'?' || p[pi] == t[ti]) {
-            pi += 1;
-            ti += 1;
-        } else if pi < p.len() && p[pi] == b'*' {
+        // `*` first: a literal `*` in the text must not consume the pattern's wildcard.
+        if pi < p.len() && p[pi] == b'*' {
             star = Some((pi, ti));
             pi += 1;
+        } else if pi < p.len() && (p[pi] == b'?' || p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
         } else if let Some((sp, st)) = star {
             pi = sp + 1;
             ti = st + 1;
@@ -58,6 +59,11 @@ mod tests {
         assert!(!glob("*.ts", "seg/1.tsx"));
         assert!(glob("a*b*c", "axxbyyc"));
         assert!(!glob("a*b*c", "axxbyy"));
+        assert!(
+            glob("/a/*", "/a/*x"),
+            "a literal * in the text is matched by the wildcard"
+        );
+        assert!(glob("/a/*", "/a/*"));
     }
 
     #[test]
@@ -112,7 +118,7 @@ mod tests {
 
     proptest! {
         #[test]
-        fn glob_agrees_with_recursive_definition(p in "[ab*?]{0,8}", t in "[ab]{0,10}") {
+        fn glob_agrees_with_recursive_definition(p in "[ab*?]{0,8}", t in "[ab*?]{0,10}") {
             prop_assert_eq!(glob(&p, &t), naive(p.as_bytes(), t.as_bytes()));
         }
     }
