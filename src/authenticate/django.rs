@@ -19,7 +19,7 @@ use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 use super::credentials::{find_cookie, CookieLookup};
-use super::{AuthFailure, AuthOutcome, User};
+use super::{session_user, AuthFailure, AuthOutcome};
 use crate::backend::sql::SqlPool;
 use crate::backend::BackendHealth;
 
@@ -199,27 +199,12 @@ impl DjangoSessions {
             Err(UnsignError::BadSignature) => return reject(AuthFailure::Signature),
             Err(UnsignError::Malformed) => return reject(AuthFailure::Malformed),
         };
-        let subject = match session.get("_auth_user_id") {
-            Some(Value::String(s))
-                if !s.is_empty() && s.len() <= 256 && !s.chars().any(char::is_control) =>
-            {
-                s.clone()
-            }
-            Some(Value::Number(n)) => n.to_string(),
-            // A session without a user (logged out, or never logged in) is an anonymous caller.
-            None => return Some(AuthOutcome::Anonymous),
-            Some(_) => return reject(AuthFailure::Claims),
-        };
-        let claims = self
-            .claim_fields
-            .iter()
-            .filter_map(|f| session.get(f).map(|v| (f.clone(), v.clone())))
-            .collect();
-        Some(AuthOutcome::Authenticated(Arc::new(User {
-            subject,
-            claims,
-            via: "django_session",
-        })))
+        Some(session_user(
+            &session,
+            "_auth_user_id",
+            &self.claim_fields,
+            "django_session",
+        ))
     }
 
     pub fn backend(&self) -> Option<(&SqlPool, &BackendHealth)> {

@@ -36,6 +36,36 @@ impl User {
     }
 }
 
+/// The caller a session describes: its subject field (a non-empty string without control
+/// characters, or a number) and the configured claim fields. A session without a subject (logged
+/// out, or never logged in) is an anonymous caller; a subject of another type is refused.
+pub(crate) fn session_user(
+    session: &Map<String, Value>,
+    subject_field: &str,
+    claim_fields: &[String],
+    via: &'static str,
+) -> AuthOutcome {
+    let subject = match session.get(subject_field) {
+        Some(Value::String(s))
+            if !s.is_empty() && s.len() <= 256 && !s.chars().any(char::is_control) =>
+        {
+            s.clone()
+        }
+        Some(Value::Number(n)) => n.to_string(),
+        None | Some(Value::Null) => return AuthOutcome::Anonymous,
+        Some(_) => return AuthOutcome::Rejected(AuthFailure::Claims),
+    };
+    let claims = claim_fields
+        .iter()
+        .filter_map(|f| session.get(f).map(|v| (f.clone(), v.clone())))
+        .collect();
+    AuthOutcome::Authenticated(Arc::new(User {
+        subject,
+        claims,
+        via,
+    }))
+}
+
 #[derive(Clone, Debug)]
 pub enum Principal {
     Anonymous,

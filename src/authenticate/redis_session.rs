@@ -10,7 +10,7 @@ use http::HeaderMap;
 use serde_json::{Map, Value};
 
 use super::credentials::{find_cookie, CookieLookup};
-use super::{AuthFailure, AuthOutcome, User};
+use super::{session_user, AuthFailure, AuthOutcome};
 use crate::backend::BackendHealth;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -74,26 +74,12 @@ impl RedisSessions {
                 return Some(AuthOutcome::Unavailable("redis"));
             }
         };
-        let subject = match session.get(&self.subject_field) {
-            Some(Value::String(s))
-                if !s.is_empty() && s.len() <= 256 && !s.chars().any(char::is_control) =>
-            {
-                s.clone()
-            }
-            Some(Value::Number(n)) => n.to_string(),
-            None | Some(Value::Null) => return Some(AuthOutcome::Anonymous),
-            Some(_) => return reject(AuthFailure::Claims),
-        };
-        let claims = self
-            .claim_fields
-            .iter()
-            .filter_map(|f| session.get(f).map(|v| (f.clone(), v.clone())))
-            .collect();
-        Some(AuthOutcome::Authenticated(Arc::new(User {
-            subject,
-            claims,
-            via: "redis_session",
-        })))
+        Some(session_user(
+            &session,
+            &self.subject_field,
+            &self.claim_fields,
+            "redis_session",
+        ))
     }
 
     async fn fetch(&self, id: &str) -> anyhow::Result<Fetch> {
