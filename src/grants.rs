@@ -133,10 +133,6 @@ impl SqlGrant {
     pub async fn validate(&self) -> Result<(), crate::backend::sql::SqlError> {
         self.pool.prepare(&self.query, Duration::from_secs(3)).await
     }
-
-    pub fn cached_entries(&self) -> u64 {
-        self.allowed.entry_count() + self.denied.entry_count()
-    }
 }
 
 #[derive(Clone, Copy, Debug)]

@@ -122,10 +122,6 @@ impl UrlCache {
             cache,
         }
     }
-
-    pub fn entries(&self) -> u64 {
-        self.cache.entry_count()
-    }
 }
 
 /// A signed URL ready to hand out.
@@ -137,37 +133,6 @@ pub struct SignedObject {
 }
 
 impl SignTarget {
-    /// The cached signed URL for this request, when the rule has stable URLs and one is fresh.
-    pub fn cached(
-        &self,
-        key: &ObjectKey,
-        download: Option<&DownloadName>,
-        now: u64,
-    ) -> Option<SignedObject> {
-        let cache = self.url_cache.as_ref()?;
-        let expires = now
-            .saturating_add(self.lifetime_seconds)
-            .div_ceil(cache.step_seconds)
-            .saturating_mul(cache.step_seconds);
-        let mut k = String::with_capacity(key.as_str().len() + 48);
-        k.push_str(key.as_str());
-        k.push('\0');
-        if let Some(name) = download {
-            k.push_str(&name.query_value());
-        }
-        let hit = cache.cache.get(&k)?;
-        (hit.expires_at == expires
-            && hit.key_pair_id == self.distribution.key_set.active().id().as_str())
-        .then(|| {
-            URL_CACHE_HITS.inc();
-            SignedObject {
-                url: hit.url.clone(),
-                expires_at: hit.expires_at,
-                key_pair_id: hit.key_pair_id.clone(),
-            }
-        })
-    }
-
     /// Signs `key` (with an optional download name) for a caller at `client_ip`, valid from `now`
     /// for the rule's lifetime.
     pub fn sign(
