@@ -1,7 +1,7 @@
 //! `?download=NAME`: ask the origin to send the object as an attachment with that file name,
 //! through `response-content-disposition` (RFC 6266, with RFC 5987 `filename*` for non-ASCII).
 
-use crate::object_key::push_escape;
+use crate::object_key::{encode_component, push_escape};
 
 /// A file name safe to put in a Content-Disposition header.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -79,15 +79,7 @@ impl DownloadName {
 
     /// The Content-Disposition value, percent-encoded for a query string.
     pub fn query_value(&self) -> String {
-        let mut out = String::new();
-        for &b in self.content_disposition().as_bytes() {
-            if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-                out.push(b as char);
-            } else {
-                push_escape(&mut out, b);
-            }
-        }
-        out
+        encode_component(&self.content_disposition())
     }
 }
 

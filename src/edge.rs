@@ -61,7 +61,7 @@ async fn serve(
         return denied("Malformed request");
     };
     let viewer = Viewer {
-        now: crate::grant::unix_now(),
+        now: crate::clock::Clock::System.now(),
         client_ip: Some(crate::client_ip::canonical(peer.ip())),
     };
     let verified = match check(&edge.keys, &url, request.headers(), viewer) {

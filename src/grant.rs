@@ -186,9 +186,3 @@ fn download_param(query: Option<&str>) -> Result<Option<DownloadName>, AppError>
     }
     Ok(found)
 }
-
-pub fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}

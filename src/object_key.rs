@@ -137,16 +137,26 @@ impl ObjectKey {
 
     /// The key as a URL path: every byte but RFC 3986 unreserved characters and `/` escaped.
     pub fn to_url_path(&self) -> String {
-        let mut out = String::with_capacity(self.0.len() + 16);
-        for &b in self.0.as_bytes() {
-            if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'/') {
-                out.push(b as char);
-            } else {
-                push_escape(&mut out, b);
-            }
-        }
-        out
+        percent_encode(&self.0, |b| b == b'/')
     }
+}
+
+/// Escapes every byte of `text` except RFC 3986 unreserved characters and those `keep` allows.
+pub(crate) fn percent_encode(text: &str, keep: impl Fn(u8) -> bool) -> String {
+    let mut out = String::with_capacity(text.len() + 16);
+    for &b in text.as_bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') || keep(b) {
+            out.push(b as char);
+        } else {
+            push_escape(&mut out, b);
+        }
+    }
+    out
+}
+
+/// A query-parameter value: everything but RFC 3986 unreserved characters escaped.
+pub(crate) fn encode_component(text: &str) -> String {
+    percent_encode(text, |_| false)
 }
 
 impl fmt::Display for ObjectKey {

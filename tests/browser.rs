@@ -41,11 +41,7 @@ impl Drop for Driver {
 
 impl Driver {
     async fn start(download_dir: &Path) -> Driver {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = free_port();
         let child = Command::new(binary(&["chromedriver"]))
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())

@@ -37,11 +37,7 @@ async fn caddy_forward_auth_redirects_to_the_signed_url() {
     let root = media_root();
     let edge = spawn_edge(&root).await;
     let app = spawn_app(&[edge_distribution(edge), media_rules()]).await;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let dir = std::env::temp_dir().join(format!("signgate-caddy-{}-{port}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let snippet = readme_snippet().replace("127.0.0.1:8080", &app.addr.to_string());

@@ -46,14 +46,6 @@ impl Drop for Nginx {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 async fn start_nginx(signgate: std::net::SocketAddr) -> Nginx {
     let dir = std::env::temp_dir().join(format!(
         "signgate-nginx-{}-{}",

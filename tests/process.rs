@@ -28,14 +28,6 @@ impl Drop for Proc {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// A copy of the default configuration and demo keys in a fresh folder.
 fn config_copy(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("signgate-proc-{name}-{}", std::process::id()));

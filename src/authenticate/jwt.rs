@@ -87,14 +87,11 @@ impl JwtAuthenticator {
         let reject = AuthOutcome::Rejected;
         let header = jsonwebtoken::decode_header(token).map_err(|e| reject(map_error(e.kind())))?;
         // Only to choose the issuer; everything is verified below with that issuer's keys.
-        let peek: IssuerPeek = jsonwebtoken::dangerous::insecure_decode_claims(token)
-            .map_err(|_| reject(AuthFailure::Malformed))?;
-        let issuer = match peek.iss {
-            Some(Value::String(iss)) => self.issuers.iter().find(|i| i.issuer == iss),
-            Some(_) => return Err(reject(AuthFailure::Claims)),
-            None => None,
-        }
-        .ok_or(reject(AuthFailure::UnknownIssuer))?;
+        let issuer = match self.issuers.as_slice() {
+            // One issuer: the verified decode below enforces `iss`, so the payload is parsed once.
+            [only] => only,
+            _ => self.issuer_of(token)?,
+        };
         if !issuer.algorithms.contains(&header.alg) {
             return Err(reject(AuthFailure::Algorithm));
         }
@@ -114,6 +111,10 @@ impl JwtAuthenticator {
         let data = jsonwebtoken::decode::<Map<String, Value>>(token, key, &issuer.validation)
             .map_err(|e| reject(map_error(e.kind())))?;
         let mut claims = data.claims;
+        // `iss` must be the one string (the library would also take a list containing it).
+        if claims.get("iss").and_then(Value::as_str) != Some(issuer.issuer.as_str()) {
+            return Err(reject(AuthFailure::UnknownIssuer));
+        }
         let subject = match claims.remove("sub") {
             Some(Value::String(s))
                 if !s.is_empty() && s.len() <= 256 && !s.chars().any(char::is_control) =>
@@ -127,6 +128,23 @@ impl JwtAuthenticator {
             claims,
             via: "jwt",
         })
+    }
+
+    /// The configured issuer named by the token's (not yet verified) `iss`, only to choose which
+    /// keys and algorithms verify it.
+    fn issuer_of(&self, token: &str) -> Result<&Issuer, AuthOutcome> {
+        let reject = AuthOutcome::Rejected;
+        let peek: IssuerPeek = jsonwebtoken::dangerous::insecure_decode_claims(token)
+            .map_err(|_| reject(AuthFailure::Malformed))?;
+        match peek.iss {
+            Some(Value::String(iss)) => self
+                .issuers
+                .iter()
+                .find(|i| i.issuer == iss)
+                .ok_or(reject(AuthFailure::UnknownIssuer)),
+            Some(_) => Err(reject(AuthFailure::Claims)),
+            None => Err(reject(AuthFailure::UnknownIssuer)),
+        }
     }
 
     pub fn is_ready(&self) -> bool {

@@ -144,14 +144,6 @@ pub enum Authenticator {
 }
 
 impl Authenticator {
-    pub fn name(&self) -> &'static str {
-        match self {
-            Authenticator::Jwt(_) => "jwt",
-            Authenticator::DjangoSession(_) => "django_session",
-            Authenticator::RedisSession(_) => "redis_session",
-        }
-    }
-
     /// `None` when this authenticator's credential is absent.
     async fn authenticate(&self, headers: &HeaderMap, now: u64) -> Option<AuthOutcome> {
         match self {

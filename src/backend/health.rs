@@ -38,10 +38,6 @@ impl BackendHealth {
         }
     }
 
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
     pub fn is_up(&self) -> bool {
         self.up.load(Ordering::Relaxed)
     }

@@ -61,10 +61,6 @@ impl SqlPool {
         }
     }
 
-    pub fn is_postgres(&self) -> bool {
-        matches!(self, SqlPool::Postgres(_))
-    }
-
     /// Whether `sql`, bound with `params` (as text), returns at least one row.
     pub async fn exists(
         &self,

@@ -81,9 +81,3 @@ fn unix_time(text: &str) -> Result<u64, String> {
         format!("{text:?} is not a Unix time in whole seconds (digits only, such as 1767225600)")
     })
 }
-
-fn now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}

@@ -79,7 +79,7 @@ pub fn run(args: SignArgs) -> anyhow::Result<ExitCode> {
     };
     let passphrase = std::env::var_os("SIGNGATE_KEY_PASSPHRASE").map(|p| p.into_encoded_bytes());
     let key = SigningKey::from_file(id, &args.key, passphrase.as_deref())?;
-    if args.expires <= super::now() {
+    if args.expires <= crate::clock::Clock::System.now() {
         eprintln!(
             "warning: the expiry {} is already past; CloudFront will refuse this signature",
             args.expires

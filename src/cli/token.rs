@@ -27,7 +27,7 @@ pub fn run(config: &Path, args: TokenArgs) -> anyhow::Result<ExitCode> {
     let Some(minter) = settings.token_minters.first() else {
         bail!("the configuration has no issuer with an HS* secret to sign tokens with");
     };
-    let now = super::now();
+    let now = crate::clock::Clock::System.now();
     let mut claims = Map::new();
     for entry in &args.claims {
         let (name, value) = entry

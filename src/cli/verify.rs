@@ -34,7 +34,9 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<ExitCode> {
         keys.insert(id, VerifyingKey::from_file(&PathBuf::from(file))?);
     }
     let viewer = Viewer {
-        now: args.now.unwrap_or_else(super::now),
+        now: args
+            .now
+            .unwrap_or_else(|| crate::clock::Clock::System.now()),
         client_ip: args.client_ip,
     };
     match verify_url(&args.url, &keys, viewer) {

@@ -73,13 +73,7 @@ fn login_redirect(
             let mut location = login.clone();
             location.push(if login.contains('?') { '&' } else { '?' });
             location.push_str("next=");
-            for &b in next.as_bytes() {
-                if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-                    location.push(b as char);
-                } else {
-                    crate::object_key::push_escape(&mut location, b);
-                }
-            }
+            location.push_str(&crate::object_key::encode_component(&next));
             AppError::Unauthenticated {
                 reason,
                 login: Some(location),

@@ -405,3 +405,13 @@ pub fn unique(prefix: &str) -> String {
         now_nanos() % 1_000_000_000
     )
 }
+
+/// A loopback port nothing listens on right now (used by the process-level test crates).
+#[allow(dead_code)]
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}

@@ -83,6 +83,7 @@ async fn claims_are_enforced() {
         ("missing audience", json!({"aud": null})),
         ("wrong issuer", json!({"iss": "evil"})),
         ("missing issuer", json!({"iss": null})),
+        ("issuer as a list", json!({"iss": ["signgate-dev"]})),
         ("missing subject", json!({"sub": null})),
         ("numeric subject", json!({"sub": 42})),
     ];
