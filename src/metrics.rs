@@ -65,6 +65,16 @@ impl Default for Metrics {
             crate::sign::URL_CACHE_MISSES.clone(),
         );
         registry.register(
+            "jwt_cache_hits",
+            "Requests whose token was found among recently verified tokens",
+            crate::authenticate::jwt::TOKEN_CACHE_HITS.clone(),
+        );
+        registry.register(
+            "jwt_cache_misses",
+            "Requests whose token was verified in full (cache enabled)",
+            crate::authenticate::jwt::TOKEN_CACHE_MISSES.clone(),
+        );
+        registry.register(
             "backend_up",
             "Whether a backend answered its last request (1) or not (0)",
             crate::backend::health::BACKEND_UP.clone(),

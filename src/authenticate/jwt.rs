@@ -1,8 +1,13 @@
 //! JWT bearer tokens (from `Authorization: Bearer` or a cookie). The token's `iss` selects the
 //! configured issuer; that issuer pins the algorithms and the key source. `exp` is required,
 //! `nbf` is honoured, `iss` and `aud` are enforced when configured.
+//!
+//! A browser or player sends the same token with every request of a session, so a token that
+//! verified is remembered by its exact text for a short while ([`VerifiedTokens`]); later
+//! requests with the very same bytes skip the signature check but not the time checks.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use http::HeaderMap;
 use jsonwebtoken::errors::ErrorKind;
@@ -63,6 +68,95 @@ impl Issuer {
 pub struct JwtAuthenticator {
     pub issuers: Vec<Issuer>,
     pub token_cookie: Option<String>,
+    /// Tokens that verified, by their exact text; `None` when disabled.
+    pub verified: Option<VerifiedTokens>,
+}
+
+/// Tokens that passed every check, keyed by their exact text (any other byte is another key, so
+/// a forged variant of a cached token is never a hit). An entry lives at most `ttl` and is only
+/// used while the token's own `exp`/`nbf` still hold under the issuer's leeway, with the clock
+/// the JWT library itself uses; failures are never cached. The cache belongs to one
+/// configuration: a reload builds a new, empty one.
+pub struct VerifiedTokens {
+    cache: moka::sync::Cache<String, Arc<Verified>>,
+}
+
+struct Verified {
+    user: Arc<User>,
+    exp: u64,
+    nbf: Option<u64>,
+    leeway: u64,
+}
+
+/// Requests answered from [`VerifiedTokens`], and tokens verified in full while it was enabled.
+pub static TOKEN_CACHE_HITS: std::sync::LazyLock<prometheus_client::metrics::counter::Counter> =
+    std::sync::LazyLock::new(Default::default);
+pub static TOKEN_CACHE_MISSES: std::sync::LazyLock<prometheus_client::metrics::counter::Counter> =
+    std::sync::LazyLock::new(Default::default);
+
+/// Tokens longer than this are verified every time rather than cached.
+const MAX_CACHED_TOKEN_BYTES: usize = 4096;
+
+impl VerifiedTokens {
+    pub fn new(ttl: Duration, max_bytes: u64) -> Self {
+        let cache = moka::sync::Cache::builder()
+            .time_to_live(ttl)
+            .max_capacity(max_bytes)
+            .weigher(|token: &String, v: &Arc<Verified>| {
+                // The token twice (key, and the claims decoded from it) plus fixed overhead.
+                let claims: usize = v.user.claims.keys().map(|k| k.len() + 48).sum();
+                u32::try_from(2 * token.len() + claims + v.user.subject.len() + 160)
+                    .unwrap_or(u32::MAX)
+            })
+            .build();
+        VerifiedTokens { cache }
+    }
+
+    fn get(&self, token: &str, now: u64) -> Option<Arc<User>> {
+        let user = self.cache.get(token).and_then(|hit| {
+            // The library's own rules: expired when exp < now - leeway, early when
+            // nbf > now + leeway.
+            let fresh = hit.exp >= now.saturating_sub(hit.leeway)
+                && hit
+                    .nbf
+                    .is_none_or(|nbf| nbf <= now.saturating_add(hit.leeway));
+            fresh.then(|| hit.user.clone())
+        });
+        match user {
+            Some(_) => TOKEN_CACHE_HITS.inc(),
+            None => TOKEN_CACHE_MISSES.inc(),
+        };
+        user
+    }
+
+    fn insert(&self, token: &str, user: Arc<User>, leeway: u64) {
+        if token.len() > MAX_CACHED_TOKEN_BYTES {
+            return;
+        }
+        // The library has validated both as whole seconds; anything else is not cached.
+        let Some(exp) = user.claims.get("exp").and_then(Value::as_u64) else {
+            return;
+        };
+        let nbf = match user.claims.get("nbf") {
+            None => None,
+            Some(v) => match v.as_u64() {
+                Some(n) => Some(n),
+                None => return,
+            },
+        };
+        let entry = Verified {
+            user,
+            exp,
+            nbf,
+            leeway,
+        };
+        self.cache.insert(token.to_owned(), Arc::new(entry));
+    }
+
+    /// Tokens held (for the metrics endpoint).
+    pub fn entry_count(&self) -> u64 {
+        self.cache.entry_count()
+    }
 }
 
 #[derive(Deserialize)]
@@ -77,13 +171,25 @@ impl JwtAuthenticator {
             Found::Malformed => return Some(AuthOutcome::Rejected(AuthFailure::Malformed)),
             Found::Token(t) => t,
         };
+        if let Some(verified) = &self.verified {
+            if let Some(user) = verified.get(token, jsonwebtoken::get_current_timestamp()) {
+                return Some(AuthOutcome::Authenticated(user));
+            }
+        }
         Some(match self.verify(token).await {
-            Ok(user) => AuthOutcome::Authenticated(Arc::new(user)),
+            Ok((user, leeway)) => {
+                let user = Arc::new(user);
+                if let Some(verified) = &self.verified {
+                    verified.insert(token, user.clone(), leeway);
+                }
+                AuthOutcome::Authenticated(user)
+            }
             Err(outcome) => outcome,
         })
     }
 
-    async fn verify(&self, token: &str) -> Result<User, AuthOutcome> {
+    /// Verifies `token` in full; returns the caller and the issuer's leeway.
+    async fn verify(&self, token: &str) -> Result<(User, u64), AuthOutcome> {
         let reject = AuthOutcome::Rejected;
         let header = jsonwebtoken::decode_header(token).map_err(|e| reject(map_error(e.kind())))?;
         // Only to choose the issuer; everything is verified below with that issuer's keys.
@@ -123,11 +229,12 @@ impl JwtAuthenticator {
             }
             _ => return Err(reject(AuthFailure::Claims)),
         };
-        Ok(User {
+        let user = User {
             subject,
             claims,
             via: "jwt",
-        })
+        };
+        Ok((user, issuer.validation.leeway))
     }
 
     /// The configured issuer named by the token's (not yet verified) `iss`, only to choose which

@@ -222,11 +222,33 @@ pub struct RawAuth {
     pub django_session: Option<RawDjangoSession>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawJwt {
     #[serde(default)]
     pub issuers: Vec<RawIssuer>,
+    /// How long a token that verified is remembered by its exact text (0: never).
+    #[serde(default = "default_verified_cache_seconds")]
+    pub verified_cache_seconds: u64,
+    /// Memory bound of that cache, in bytes.
+    #[serde(default = "default_verified_cache_bytes")]
+    pub verified_cache_bytes: u64,
+}
+
+impl Default for RawJwt {
+    fn default() -> Self {
+        RawJwt {
+            issuers: Vec::new(),
+            verified_cache_seconds: default_verified_cache_seconds(),
+            verified_cache_bytes: default_verified_cache_bytes(),
+        }
+    }
+}
+fn default_verified_cache_seconds() -> u64 {
+    60
+}
+fn default_verified_cache_bytes() -> u64 {
+    8 * 1024 * 1024
 }
 
 #[derive(Debug, Deserialize)]

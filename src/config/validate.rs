@@ -14,7 +14,7 @@ use signgate_cloudfront::{HashAlgorithm, KeyPairId, KeySet, SignableUrl, Signing
 use super::raw::{RawAuth, RawConfig, RawIssuer, RawKeySet, RawRule};
 use super::{LimitSettings, LogSettings, ServerSettings, Settings, TokenMinter};
 use crate::authenticate::jwks::{JwksCache, JwksSource};
-use crate::authenticate::jwt::{Issuer, IssuerKeys, JwtAuthenticator};
+use crate::authenticate::jwt::{Issuer, IssuerKeys, JwtAuthenticator, VerifiedTokens};
 use crate::authenticate::{Authenticator, Authenticators};
 use crate::authorize::{Access, KeyPattern, Requirement, Rule, Rules};
 use crate::backend::sql::{PoolSettings, SqlPool};
@@ -399,9 +399,21 @@ fn auth(
                     issuers.push(issuer);
                     minters.extend(minter);
                 }
+                let cache = &raw.jwt;
+                if cache.verified_cache_seconds > 3600 {
+                    bail!("auth.jwt.verified_cache_seconds: at most 3600 (a cached token skips its signature check)");
+                }
+                let verified = (cache.verified_cache_seconds > 0 && cache.verified_cache_bytes > 0)
+                    .then(|| {
+                        VerifiedTokens::new(
+                            Duration::from_secs(cache.verified_cache_seconds),
+                            cache.verified_cache_bytes,
+                        )
+                    });
                 list.push(Authenticator::Jwt(JwtAuthenticator {
                     issuers,
                     token_cookie: cookie.clone(),
+                    verified,
                 }));
             }
             "redis_session" => {

@@ -36,9 +36,8 @@ pub fn router(state: AppState, files_prefix: &str, timeout: Duration) -> Router 
         .fallback(health::not_found)
         .with_state(state)
         .layer(axum::middleware::from_fn(
-            crate::middleware::no_body_on_reads,
+            crate::middleware::request_hygiene,
         ))
-        .layer(axum::middleware::from_fn(crate::middleware::bounded_head))
         .layer(CatchPanicLayer::custom(|_| {
             crate::error::AppError::internal("handler panicked").into_response()
         }))

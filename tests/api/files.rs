@@ -462,14 +462,8 @@ async fn stable_urls_are_reused_within_their_step_and_authorization_still_runs()
         403,
         "a cached URL is never handed to someone the rules refuse"
     );
-    let metrics = reqwest::get(format!("http://{}/metrics", app.metrics_addr.unwrap()))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert!(
-        metrics.contains("signgate_url_cache_hits_total"),
-        "{metrics}"
-    );
+    // Hits: bob's intro.mp4 and alice's second users/alice/x. Misses: the first of each of
+    // the four distinct URLs.
+    assert_eq!(app.metric("signgate_url_cache_hits_total").await, 2.0);
+    assert_eq!(app.metric("signgate_url_cache_misses_total").await, 4.0);
 }

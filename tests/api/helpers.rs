@@ -17,6 +17,8 @@ pub struct TestApp {
     pub addr: SocketAddr,
     pub metrics_addr: Option<SocketAddr>,
     pub client: reqwest::Client,
+    /// The running service's state (to reload it as SIGHUP would).
+    pub state: signgate::state::AppState,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
@@ -56,6 +58,7 @@ pub async fn spawn_with(settings: Settings) -> TestApp {
     let app = Application::build(settings).await.expect("binds");
     let addr = app.local_addr();
     let metrics_addr = app.metrics_addr();
+    let state = app.state();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(app.run_until(async {
         let _ = rx.await;
@@ -68,11 +71,26 @@ pub async fn spawn_with(settings: Settings) -> TestApp {
         addr,
         metrics_addr,
         client,
+        state,
         stop: Some(tx),
     }
 }
 
 impl TestApp {
+    /// The value of one unlabelled metric (a counter's `_total`), 0 when it is not exposed.
+    pub async fn metric(&self, name: &str) -> f64 {
+        let addr = self.metrics_addr.expect("the metrics listener is on");
+        let text = reqwest::get(format!("http://{addr}/metrics"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+            .map_or(0.0, |v| v.trim().parse().unwrap())
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
     }
