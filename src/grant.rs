@@ -92,7 +92,6 @@ pub async fn authenticate(
     };
     if let Some(subject) = principal.subject() {
         app.limits.check_subject(subject)?;
-        tracing::Span::current().record("subject", subject);
     }
     Ok(principal)
 }
@@ -106,7 +105,6 @@ pub async fn authorize_and_sign(
     download: Option<&DownloadName>,
     client_ip: IpAddr,
 ) -> Result<SignedObject, AppError> {
-    tracing::Span::current().record("object", key.as_str());
     let subject = principal.subject().unwrap_or("-");
     match app.settings.rules.decide(key, principal) {
         Decision::Allow(rule) => {

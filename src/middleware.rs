@@ -1,6 +1,8 @@
 //! Request hygiene before any route runs.
 
-use axum::extract::Request;
+use std::time::Duration;
+
+use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -13,13 +15,32 @@ pub const MAX_URI_BYTES: usize = 8192;
 pub const MAX_HEADER_BYTES: usize = 16 * 1024;
 
 /// Checks every request before any route runs: oversized request targets (414) and header
-/// sections (431) are refused, and so is a body on GET or HEAD (400). One middleware rather than
-/// one per check: each layer costs a boxed future on every request.
-pub async fn request_hygiene(request: Request, next: Next) -> Response {
+/// sections (431) are refused, and so is a body on GET or HEAD (400). Then bounds the time the
+/// route may take (503 once `timeout` has passed). One middleware rather than one per concern:
+/// each layer costs a boxed future on every request.
+///
+/// The timeout polls the route first and arms its timer only if the route has to wait (for a
+/// JWKS, a session store or a grant database); a request that completes in its first poll, as
+/// a signed 302 from a bearer token does, never touches the timer wheel.
+pub async fn request_hygiene(
+    State(timeout): State<Duration>,
+    request: Request,
+    next: Next,
+) -> Response {
     if let Some(refusal) = oversized(&request).or_else(|| body_on_read(&request)) {
         return refusal;
     }
-    next.run(request).await
+    match tokio::time::timeout(timeout, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => {
+            tracing::warn!("request timed out after {} ms", timeout.as_millis());
+            AppError::Unavailable {
+                backend: "request_timeout",
+                retry_after: 1,
+            }
+            .into_response()
+        }
+    }
 }
 
 fn oversized(request: &Request) -> Option<Response> {

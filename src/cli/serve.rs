@@ -9,7 +9,7 @@ use crate::startup::Application;
 
 pub fn serve(config: &Path) -> anyhow::Result<ExitCode> {
     let settings = Settings::load(config)?;
-    crate::telemetry::init(&settings.log);
+    let _log_guard = crate::telemetry::init(&settings.log);
     let mut runtime = tokio::runtime::Builder::new_multi_thread();
     runtime.enable_all();
     if settings.server.worker_threads > 0 {

@@ -8,13 +8,12 @@ mod health;
 
 use std::time::Duration;
 
-use axum::http::{HeaderName, StatusCode};
+use axum::http::HeaderName;
 use axum::response::IntoResponse;
 use axum::routing::{any, get, post};
 use axum::Router;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::state::AppState;
@@ -35,16 +34,13 @@ pub fn router(state: AppState, files_prefix: &str, timeout: Duration) -> Router 
         .route("/readyz", get(health::readyz))
         .fallback(health::not_found)
         .with_state(state)
-        .layer(axum::middleware::from_fn(
+        .layer(axum::middleware::from_fn_with_state(
+            timeout,
             crate::middleware::request_hygiene,
         ))
         .layer(CatchPanicLayer::custom(|_| {
             crate::error::AppError::internal("handler panicked").into_response()
         }))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::SERVICE_UNAVAILABLE,
-            timeout,
-        ))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID.clone()))
         .layer(TraceLayer::new_for_http().make_span_with(crate::telemetry::make_span))
         .layer(SetRequestIdLayer::new(REQUEST_ID.clone(), MakeRequestUuid))
