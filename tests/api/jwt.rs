@@ -169,17 +169,8 @@ async fn only_the_exact_token_is_remembered() {
 
 #[tokio::test]
 async fn a_reload_forgets_remembered_tokens() {
-    let dir = tempdir();
-    let config = dir.join("signgate.toml");
-    // The default configuration, its relative key paths made absolute.
-    let config_dir = default_config().parent().unwrap().to_path_buf();
-    let original = std::fs::read_to_string(default_config()).unwrap().replace(
-        "_file = \"dev/",
-        &format!("_file = \"{}/dev/", config_dir.display()),
-    );
-    std::fs::write(&config, &original).unwrap();
-    let settings = settings(&config, &[]).unwrap();
-    let app = spawn_with(settings).await;
+    let (config, original) = config_file("");
+    let app = spawn_with(settings(&config, &[]).unwrap()).await;
     let t = token("alice", json!({}));
     assert_eq!(app.get("/files/public/a", Some(&t)).await.status(), 302);
     assert_eq!(app.get("/files/public/a", Some(&t)).await.status(), 302);
@@ -193,6 +184,51 @@ async fn a_reload_forgets_remembered_tokens() {
     app.state.reload().unwrap();
     let (status, _) = assert_nothing_signed(app.get("/files/public/a", Some(&t)).await).await;
     assert_eq!(status, 401);
+}
+
+/// The default configuration in a temporary file (its relative key paths made absolute) with
+/// `extra` TOML appended; returns the path and the text written.
+fn config_file(extra: &str) -> (std::path::PathBuf, String) {
+    let config = tempdir().join("signgate.toml");
+    let config_dir = default_config().parent().unwrap().to_path_buf();
+    let text = std::fs::read_to_string(default_config()).unwrap().replace(
+        "_file = \"dev/",
+        &format!("_file = \"{}/dev/", config_dir.display()),
+    ) + extra;
+    std::fs::write(&config, &text).unwrap();
+    (config, text)
+}
+
+#[tokio::test]
+async fn a_reload_keeps_the_fetched_jwks_while_the_provider_is_down() {
+    let (key, jwk) = ec_key("k1");
+    let p = provider(json!({"keys": [jwk]}), true).await;
+    let (config, _) = config_file(&format!(
+        "\n[[auth.jwt.issuers]]\nissuer = \"idp\"\naudience = [\"signgate\"]\nalgorithms = [\"ES256\"]\njwks_url = \"{}/jwks.json\"\njwks_min_refresh_seconds = 0\n",
+        p.base
+    ));
+    let app = spawn_with(settings(&config, &[]).unwrap()).await;
+    wait_ready(&app).await;
+    let first = sign(Algorithm::ES256, Some("k1"), &claims("idp"), &key);
+    assert_eq!(app.get("/files/public/a", Some(&first)).await.status(), 302);
+    p.up.store(false, Ordering::SeqCst);
+    app.state.reload().unwrap();
+    // A token the new configuration has never seen (so no remembered verification helps): it
+    // verifies with the key set carried over from before the reload.
+    let mut other = claims("idp");
+    other["sub"] = json!("bob");
+    let second = sign(Algorithm::ES256, Some("k1"), &other, &key);
+    assert_eq!(
+        app.get("/files/public/a", Some(&second)).await.status(),
+        302
+    );
+    assert_eq!(app.get("/readyz", None).await.status(), 200);
+    // Without the carried-over keys the same reload would leave nothing to verify with: a
+    // fresh start against the provider that is down is not ready and fails closed.
+    let fresh = spawn_with(settings(&config, &[]).unwrap()).await;
+    let (status, _) =
+        assert_nothing_signed(fresh.get("/files/public/a", Some(&second)).await).await;
+    assert_eq!(status, 503);
 }
 
 #[tokio::test]
