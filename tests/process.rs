@@ -232,6 +232,68 @@ async fn sigterm_drains_in_flight_requests_and_refuses_new_ones() {
 }
 
 #[tokio::test]
+async fn sigterm_under_load_answers_every_accepted_request_in_full() {
+    let dir = config_copy("term-load");
+    let unlimited = [
+        ("SIGNGATE_LIMITS__PER_SUBJECT_PER_SECOND", "0".to_owned()),
+        ("SIGNGATE_LIMITS__PER_IP_PER_SECOND", "0".to_owned()),
+    ];
+    let p = start(&dir, &unlimited).await;
+    let port = p.port;
+    let t = token("alice", json!({}));
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut workers = Vec::new();
+    for _ in 0..8 {
+        let (t, stop) = (t.clone(), stop.clone());
+        workers.push(tokio::spawn(async move {
+            let client = client();
+            let (mut answered, mut other) = (0u32, Vec::new());
+            while !stop.load(Ordering::SeqCst) {
+                match client
+                    .get(format!("http://127.0.0.1:{port}/files/public/a.txt"))
+                    .bearer_auth(&t)
+                    .send()
+                    .await
+                {
+                    Ok(r) if r.status() == 302 && r.headers().contains_key("location") => {
+                        answered += 1
+                    }
+                    Ok(r) => other.push(r.status().as_u16()),
+                    // Refused or closed once the drain has begun: expected, and nothing half-sent.
+                    Err(_) => tokio::time::sleep(Duration::from_millis(5)).await,
+                }
+            }
+            (answered, other)
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    signal(&p, "TERM");
+    let mut p = p;
+    let status = tokio::task::spawn_blocking(move || {
+        let s = p.child.wait().unwrap();
+        std::mem::forget(p);
+        s
+    })
+    .await
+    .unwrap();
+    stop.store(true, Ordering::SeqCst);
+    let mut total = 0;
+    for w in workers {
+        let (answered, other) = w.await.unwrap();
+        assert!(
+            other.is_empty(),
+            "answers other than a signed 302: {other:?}"
+        );
+        total += answered;
+    }
+    assert!(
+        total > 100,
+        "the load ran before the signal ({total} answers)"
+    );
+    assert!(status.success(), "clean exit after draining: {status:?}");
+}
+
+#[tokio::test]
 async fn secrets_never_reach_the_log_even_at_debug_level() {
     let dir = config_copy("logs");
     let port = free_port();
