@@ -103,7 +103,9 @@ impl AppError {
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         if let AppError::Internal(detail) = &self {
-            tracing::error!(detail = %detail, "internal error");
+            crate::telemetry::with_request_id(|request_id| {
+                tracing::error!(request_id, detail = %detail, "internal error");
+            });
         }
         let status = self.status();
         let body = serde_json::to_vec(&Body {

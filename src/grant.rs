@@ -76,7 +76,7 @@ pub async fn authenticate(
         AuthOutcome::Anonymous => Principal::Anonymous,
         AuthOutcome::Rejected(reason) => {
             metrics.auth_failure(reason.code());
-            tracing::info!(target: "signgate::audit", decision = "unauthenticated", reason = reason.code());
+            crate::audit!(decision = "unauthenticated", reason = reason.code());
             return Err(AppError::Unauthenticated {
                 reason: Some(reason),
                 login: None,
@@ -109,7 +109,7 @@ pub async fn authorize_and_sign(
     match app.settings.rules.decide(key, principal) {
         Decision::Allow(rule) => {
             if !grant_allows(rule, principal, key).await? {
-                tracing::info!(target: "signgate::audit", subject, object = %key, decision = "deny", grant = rule.grant.as_ref().map(|g| g.name.as_str()));
+                crate::audit!(subject, object = %key, decision = "deny", grant = rule.grant.as_ref().map(|g| g.name.as_str()));
                 return Err(if rule.deny_as_not_found {
                     AppError::NotFound
                 } else {
@@ -123,8 +123,7 @@ pub async fn authorize_and_sign(
             metrics
                 .signing_seconds
                 .observe(started.elapsed().as_secs_f64());
-            tracing::info!(
-                target: "signgate::audit",
+            crate::audit!(
                 subject,
                 object = %key,
                 decision = "allow",
@@ -135,14 +134,14 @@ pub async fn authorize_and_sign(
             Ok(signed)
         }
         Decision::NeedsLogin => {
-            tracing::info!(target: "signgate::audit", subject, object = %key, decision = "unauthenticated");
+            crate::audit!(subject, object = %key, decision = "unauthenticated");
             Err(AppError::Unauthenticated {
                 reason: None,
                 login: None,
             })
         }
         Decision::Forbidden { not_found } => {
-            tracing::info!(target: "signgate::audit", subject, object = %key, decision = "deny");
+            crate::audit!(subject, object = %key, decision = "deny");
             Err(if not_found {
                 AppError::NotFound
             } else {

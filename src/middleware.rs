@@ -30,10 +30,21 @@ pub async fn request_hygiene(
     if let Some(refusal) = oversized(&request).or_else(|| body_on_read(&request)) {
         return refusal;
     }
-    match tokio::time::timeout(timeout, next.run(request)).await {
+    let id = request
+        .headers()
+        .get("x-request-id")
+        .cloned()
+        .unwrap_or(HeaderValue::from_static("-"));
+    let answer = tokio::time::timeout(timeout, next.run(request));
+    match crate::telemetry::with_request(id.clone(), answer).await {
         Ok(response) => response,
         Err(_) => {
-            tracing::warn!("request timed out after {} ms", timeout.as_millis());
+            let request_id = id.to_str().unwrap_or("-");
+            tracing::warn!(
+                request_id,
+                "request timed out after {} ms",
+                timeout.as_millis()
+            );
             AppError::Unavailable {
                 backend: "request_timeout",
                 retry_after: 1,

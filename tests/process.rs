@@ -294,6 +294,72 @@ async fn sigterm_under_load_answers_every_accepted_request_in_full() {
 }
 
 #[tokio::test]
+async fn every_decision_writes_one_audit_line_with_the_request_id() {
+    let dir = config_copy("audit");
+    let log = dir.join("stderr.log");
+    let port = free_port();
+    let mut child = Command::new(BIN)
+        .args([
+            "serve",
+            "--config",
+            dir.join("signgate.toml").to_str().unwrap(),
+        ])
+        .env("SIGNGATE_SERVER__LISTEN", format!("127.0.0.1:{port}"))
+        .env("SIGNGATE_SERVER__METRICS_LISTEN", "")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let url = |p: &str| format!("http://127.0.0.1:{port}{p}");
+    for _ in 0..100 {
+        if reqwest::get(url("/healthz")).await.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let t = token("alice", json!({}));
+    let mut expected = Vec::new();
+    for (path, token, decision) in [
+        ("/files/public/a.mp4", Some(&t), "allow"),
+        ("/files/users/bob/b.mp4", Some(&t), "deny"),
+        ("/files/users/alice/c.mp4", None, "unauthenticated"),
+    ] {
+        let mut req = client().get(url(path));
+        if let Some(token) = token {
+            req = req.bearer_auth(token);
+        }
+        let r = req.send().await.unwrap();
+        let id = r.headers()["x-request-id"].to_str().unwrap().to_owned();
+        expected.push((id, path.trim_start_matches("/files/"), decision));
+    }
+    // SIGTERM: the log thread flushes what it holds before the process exits.
+    assert!(Command::new("kill")
+        .args(["-s", "TERM", &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success());
+    assert!(child.wait().unwrap().success());
+    let text = std::fs::read_to_string(&log).unwrap();
+    let audit: Vec<serde_json::Value> = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|l| l["target"] == "signgate::audit")
+        .collect();
+    assert_eq!(
+        audit.len(),
+        expected.len(),
+        "one line per decision:\n{text}"
+    );
+    for (line, (id, object, decision)) in audit.iter().zip(&expected) {
+        assert_eq!(line["request_id"], *id, "{line}");
+        assert_eq!(line["object"], *object, "{line}");
+        assert_eq!(line["decision"], *decision, "{line}");
+    }
+    assert_eq!(audit[0]["subject"], "alice");
+    assert!(!text.contains(&t), "the token never reaches the log");
+}
+
+#[tokio::test]
 async fn secrets_never_reach_the_log_even_at_debug_level() {
     let dir = config_copy("logs");
     let port = free_port();

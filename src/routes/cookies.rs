@@ -86,7 +86,7 @@ async fn cookies(
             })
         }
         Decision::Forbidden { not_found } => {
-            tracing::info!(target: "signgate::audit", subject, folder = %folder, decision = "deny", kind = "cookies");
+            crate::audit!(subject, folder = %folder, decision = "deny", kind = "cookies");
             return Err(if not_found {
                 AppError::NotFound
             } else {
@@ -104,8 +104,7 @@ async fn cookies(
     let signed = rule
         .target
         .sign_cookies(&folder, ip, app.settings.clock.now())?;
-    tracing::info!(
-        target: "signgate::audit",
+    crate::audit!(
         subject,
         folder = %folder,
         decision = "allow",

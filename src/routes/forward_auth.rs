@@ -147,7 +147,9 @@ fn only_401_or_403(err: AppError) -> Response {
         other => {
             let code = other.code();
             if let AppError::Internal(detail) = &other {
-                tracing::error!(detail = %detail, "internal error in forward auth");
+                crate::telemetry::with_request_id(|request_id| {
+                    tracing::error!(request_id, detail = %detail, "internal error in forward auth");
+                });
             }
             return forbidden_with_code(code);
         }
