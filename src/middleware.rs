@@ -1,11 +1,13 @@
-//! Request hygiene before any route runs.
+//! What happens to every request before and after its route: its id, hygiene checks, the time
+//! limit, and its span.
 
 use std::time::Duration;
 
 use axum::extract::{Request, State};
-use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::http::{header, HeaderName, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use tracing::Instrument;
 
 use crate::error::AppError;
 
@@ -14,44 +16,71 @@ pub const MAX_URI_BYTES: usize = 8192;
 /// Largest request head (all header names and values), in bytes.
 pub const MAX_HEADER_BYTES: usize = 16 * 1024;
 
-/// Checks every request before any route runs: oversized request targets (414) and header
-/// sections (431) are refused, and so is a body on GET or HEAD (400). Then bounds the time the
-/// route may take (503 once `timeout` has passed). One middleware rather than one per concern:
-/// each layer costs a boxed future on every request.
+pub static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The whole per-request frame, as one middleware rather than one layer per concern (each layer
+/// costs a boxed future on every request; `bench/README.md` has the figures):
 ///
-/// The timeout polls the route first and arms its timer only if the route has to wait (for a
-/// JWKS, a session store or a grant database); a request that completes in its first poll, as
-/// a signed 302 from a bearer token does, never touches the timer wheel.
-pub async fn request_hygiene(
+/// 1. the request id: an incoming `x-request-id` of 1 to 128 visible ASCII characters (from a
+///    proxy in front) is kept, anything else is replaced by a new UUID; the id goes back on
+///    the answer and into every log line written while answering;
+/// 2. oversized request targets (414) and header sections (431) are refused, and so is a body
+///    on GET or HEAD (400);
+/// 3. the route gets `timeout` (then 503). The timer is armed only if the route has to wait
+///    (for a JWKS, a session store or a grant database): a request that completes in its first
+///    poll, as a signed 302 from a bearer token does, never touches the timer wheel.
+pub async fn request_frame(
     State(timeout): State<Duration>,
-    request: Request,
+    mut request: Request,
     next: Next,
 ) -> Response {
-    if let Some(refusal) = oversized(&request).or_else(|| body_on_read(&request)) {
-        return refusal;
-    }
-    let id = request
-        .headers()
-        .get("x-request-id")
-        .cloned()
-        .unwrap_or(HeaderValue::from_static("-"));
-    let answer = tokio::time::timeout(timeout, next.run(request));
-    match crate::telemetry::with_request(id.clone(), answer).await {
-        Ok(response) => response,
-        Err(_) => {
-            let request_id = id.to_str().unwrap_or("-");
-            tracing::warn!(
-                request_id,
-                "request timed out after {} ms",
-                timeout.as_millis()
-            );
-            AppError::Unavailable {
-                backend: "request_timeout",
-                retry_after: 1,
-            }
-            .into_response()
+    let id = match request.headers().get(&REQUEST_ID) {
+        Some(v) if acceptable_id(v) => v.clone(),
+        _ => {
+            let id = new_id();
+            request.headers_mut().insert(REQUEST_ID.clone(), id.clone());
+            id
         }
-    }
+    };
+    let mut response = match oversized(&request).or_else(|| body_on_read(&request)) {
+        Some(refusal) => refusal,
+        None => {
+            let span = crate::telemetry::make_span(&request);
+            let answer = tokio::time::timeout(timeout, next.run(request));
+            match crate::telemetry::with_request(id.clone(), answer)
+                .instrument(span)
+                .await
+            {
+                Ok(response) => response,
+                Err(_) => {
+                    let request_id = id.to_str().unwrap_or("-");
+                    tracing::warn!(
+                        request_id,
+                        "request timed out after {} ms",
+                        timeout.as_millis()
+                    );
+                    AppError::Unavailable {
+                        backend: "request_timeout",
+                        retry_after: 1,
+                    }
+                    .into_response()
+                }
+            }
+        }
+    };
+    response.headers_mut().insert(REQUEST_ID.clone(), id);
+    response
+}
+
+fn acceptable_id(v: &HeaderValue) -> bool {
+    let b = v.as_bytes();
+    !b.is_empty() && b.len() <= 128 && b.iter().all(|c| c.is_ascii_graphic())
+}
+
+fn new_id() -> HeaderValue {
+    let mut buf = uuid::Uuid::encode_buffer();
+    let text = uuid::Uuid::new_v4().hyphenated().encode_lower(&mut buf);
+    HeaderValue::from_str(text).expect("a UUID is a valid header value")
 }
 
 fn oversized(request: &Request) -> Option<Response> {

@@ -1,11 +1,10 @@
 //! Logs: JSON lines through `tracing`. Each decision writes one audit line (target
 //! `signgate::audit`, through [`audit!`]) naming the request id, the subject and the object; other
 //! lines written while answering a request carry its id too. The per-request span (method,
-//! route, path, id) is at debug level: at info it would cost a quarter of a cached answer's time
+//! path, id) is at debug level: at info it would cost a quarter of a cached answer's time
 //! (`bench/README.md`), and the audit line already says what it would. Nothing secret is
 //! ever recorded: no Authorization or Cookie header, no query string, no signed URL, no key.
 
-use axum::extract::MatchedPath;
 use axum::http::{HeaderValue, Request};
 use tracing::Span;
 use tracing_appender::non_blocking::WorkerGuard;
@@ -73,13 +72,8 @@ macro_rules! audit {
     };
 }
 
-/// The request span (debug level): the path only (never the query), the matched route and the
-/// request id.
+/// The request span (debug level): the method, the path only (never the query) and the id.
 pub fn make_span<B>(request: &Request<B>) -> Span {
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or("-", MatchedPath::as_str);
     let request_id = request
         .headers()
         .get("x-request-id")
@@ -88,7 +82,6 @@ pub fn make_span<B>(request: &Request<B>) -> Span {
     tracing::debug_span!(
         "request",
         method = %request.method(),
-        route,
         path = request.uri().path(),
         request_id,
     )

@@ -8,17 +8,12 @@ mod health;
 
 use std::time::Duration;
 
-use axum::http::HeaderName;
 use axum::response::IntoResponse;
 use axum::routing::{any, get, post};
 use axum::Router;
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::trace::TraceLayer;
 
 use crate::state::AppState;
-
-static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 pub fn router(state: AppState, files_prefix: &str, timeout: Duration) -> Router {
     Router::new()
@@ -34,16 +29,13 @@ pub fn router(state: AppState, files_prefix: &str, timeout: Duration) -> Router 
         .route("/readyz", get(health::readyz))
         .fallback(health::not_found)
         .with_state(state)
-        .layer(axum::middleware::from_fn_with_state(
-            timeout,
-            crate::middleware::request_hygiene,
-        ))
         .layer(CatchPanicLayer::custom(|_| {
             crate::error::AppError::internal("handler panicked").into_response()
         }))
-        .layer(PropagateRequestIdLayer::new(REQUEST_ID.clone()))
-        .layer(TraceLayer::new_for_http().make_span_with(crate::telemetry::make_span))
-        .layer(SetRequestIdLayer::new(REQUEST_ID.clone(), MakeRequestUuid))
+        .layer(axum::middleware::from_fn_with_state(
+            timeout,
+            crate::middleware::request_frame,
+        ))
 }
 
 /// The metrics listener's router.

@@ -398,8 +398,36 @@ async fn health_readiness_metrics_and_unknown_routes() {
 #[tokio::test]
 async fn every_answer_carries_a_request_id() {
     let app = spawn_app(&[]).await;
-    let r = app.get("/files/public/a", None).await;
-    assert!(r.headers().get("x-request-id").is_some());
+    let id = |r: &reqwest::Response| r.headers()["x-request-id"].to_str().unwrap().to_owned();
+    let is_uuid = |s: &str| uuid::Uuid::parse_str(s).is_ok();
+    // Made here, and different for each request.
+    let (a, b) = (
+        app.get("/files/public/a", None).await,
+        app.get("/files/public/a", None).await,
+    );
+    assert!(is_uuid(&id(&a)) && is_uuid(&id(&b)) && id(&a) != id(&b));
+    // Refusals before any route carry one too.
+    let long = format!("/files/{}", "a".repeat(9000));
+    let r = app.client.get(app.url(&long)).send().await.unwrap();
+    assert_eq!(r.status(), 414);
+    assert!(is_uuid(&id(&r)));
+    // A proxy's id is kept; one that is too long or not visible ASCII is replaced.
+    let get_with = |value: String| {
+        app.client
+            .get(app.url("/files/public/a"))
+            .header("x-request-id", value)
+            .send()
+    };
+    assert_eq!(
+        id(&get_with("proxy-7f3a".into()).await.unwrap()),
+        "proxy-7f3a"
+    );
+    for bad in ["x".repeat(129), "two words".into(), "tab\there".into()] {
+        let r = get_with(bad.clone()).await;
+        if let Ok(r) = r {
+            assert!(is_uuid(&id(&r)), "{bad:?} was replaced");
+        }
+    }
 }
 
 #[tokio::test]
