@@ -152,11 +152,6 @@ impl VerifiedTokens {
         };
         self.cache.insert(token.to_owned(), Arc::new(entry));
     }
-
-    /// Tokens held (for the metrics endpoint).
-    pub fn entry_count(&self) -> u64 {
-        self.cache.entry_count()
-    }
 }
 
 #[derive(Deserialize)]
