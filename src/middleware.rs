@@ -1,15 +1,17 @@
 //! What happens to every request before and after its route: its id, hygiene checks, the time
 //! limit, and its span.
 
-use std::time::Duration;
+use std::net::SocketAddr;
 
-use axum::extract::{Request, State};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, HeaderName, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use tracing::Instrument;
 
+use crate::client_ip::{canonical, is_trusted};
 use crate::error::AppError;
+use crate::state::AppState;
 
 /// Longest request target accepted, in bytes (CloudFront's own URL limit is 8 KiB).
 pub const MAX_URI_BYTES: usize = 8192;
@@ -21,21 +23,34 @@ pub static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// The whole per-request frame, as one middleware rather than one layer per concern (each layer
 /// costs a boxed future on every request; `bench/README.md` has the figures):
 ///
-/// 1. the request id: an incoming `x-request-id` of 1 to 128 visible ASCII characters (from a
-///    proxy in front) is kept, anything else is replaced by a new UUID; the id goes back on
-///    the answer and into every log line written while answering;
+/// 1. the request id: an incoming `x-request-id` of 1 to 128 visible ASCII characters is kept
+///    when it comes from a trusted proxy (`server.trusted_proxies`), so the proxy's logs and
+///    ours correlate; from anyone else, or malformed, it is replaced by a new UUID, so a client
+///    cannot choose the id its requests are audited under. The id goes back on the answer and
+///    into the audit line and the other lines written about this request;
 /// 2. oversized request targets (414) and header sections (431) are refused, and so is a body
 ///    on GET or HEAD (400);
-/// 3. the route gets `timeout` (then 503). The timer is armed only if the route has to wait
-///    (for a JWKS, a session store or a grant database): a request that completes in its first
-///    poll, as a signed 302 from a bearer token does, never touches the timer wheel.
+/// 3. the route gets `server.request_timeout_ms` (then 503). The timer is armed only if the
+///    route has to wait (for a JWKS, a session store or a grant database): a request that
+///    completes in its first poll, as a signed 302 from a bearer token does, never touches the
+///    timer wheel.
 pub async fn request_frame(
-    State(timeout): State<Duration>,
+    State(state): State<AppState>,
     mut request: Request,
     next: Next,
 ) -> Response {
+    let (timeout, from_proxy) = {
+        let app = state.app.load();
+        let server = &app.settings.server;
+        let peer = request
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| canonical(c.0.ip()));
+        let from_proxy = peer.is_some_and(|ip| is_trusted(ip, &server.trusted_proxies));
+        (server.request_timeout, from_proxy)
+    };
     let id = match request.headers().get(&REQUEST_ID) {
-        Some(v) if acceptable_id(v) => v.clone(),
+        Some(v) if from_proxy && acceptable_id(v) => v.clone(),
         _ => {
             let id = new_id();
             request.headers_mut().insert(REQUEST_ID.clone(), id.clone());

@@ -80,10 +80,10 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let state = self.state.clone();
-        let (prefix, timeout, grace) = {
+        let (prefix, grace) = {
             let app = state.app.load();
             let s = &app.settings.server;
-            (s.files_prefix.clone(), s.request_timeout, s.shutdown_grace)
+            (s.files_prefix.clone(), s.shutdown_grace)
         };
         spawn_reload_on_sighup(state.clone());
         spawn_rate_limit_sweeper(state.clone());
@@ -93,7 +93,7 @@ impl Application {
                 let _ = axum::serve(listener, router).await;
             });
         }
-        let router = crate::routes::router(state, &prefix, timeout);
+        let router = crate::routes::router(state, &prefix);
         tracing::info!(addr = %self.listener.local_addr()?, "signgate listening");
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         // Answers are small and latency matters more than packet count: no Nagle delay.

@@ -1,6 +1,7 @@
 //! Logs: JSON lines through `tracing`. Each decision writes one audit line (target
-//! `signgate::audit`, through [`audit!`]) naming the request id, the subject and the object; other
-//! lines written while answering a request carry its id too. The per-request span (method,
+//! `signgate::audit`, through [`audit!`]) naming the request id, the subject and the object;
+//! internal errors and timeouts name the request id too. Lines about a backend incident (one per
+//! incident, not per request) and JWKS fetches do not. The per-request span (method,
 //! path, id) is at debug level: at info it would cost a quarter of a cached answer's time
 //! (`bench/README.md`), and the audit line already says what it would. Nothing secret is
 //! ever recorded: no Authorization or Cookie header, no query string, no signed URL, no key.
@@ -12,13 +13,20 @@ use tracing_subscriber::EnvFilter;
 
 use crate::config::LogSettings;
 
+/// Lines queued for the log thread at most. A full queue makes the logging request wait
+/// (nothing is dropped while the process runs); a crash (SIGKILL, out of memory) loses what is
+/// queued, so the queue is kept short: at tens of thousands of lines a second it holds well
+/// under a second of logs.
+pub const LOG_QUEUE_LINES: usize = 8192;
+
 /// Installs the global subscriber (once; later calls are ignored, as in tests). Lines are
-/// written to stderr by a dedicated thread, so a worker never waits on a slow log pipe; nothing
-/// is dropped (a full buffer of 128,000 lines makes the logging request wait instead). Keep the
-/// returned guard alive until exit: dropping it flushes what is buffered.
+/// written to stderr by a dedicated thread, so a worker never waits on a slow log pipe unless
+/// [`LOG_QUEUE_LINES`] are already waiting. Keep the returned guard alive until exit: dropping
+/// it flushes the queue (SIGTERM does).
 pub fn init(log: &LogSettings) -> WorkerGuard {
     let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
         .lossy(false)
+        .buffered_lines_limit(LOG_QUEUE_LINES)
         .thread_name("signgate-log")
         .finish(std::io::stderr());
     let filter = EnvFilter::try_new(&log.level).unwrap_or_else(|_| EnvFilter::new("info"));

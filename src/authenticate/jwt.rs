@@ -94,6 +94,22 @@ pub static TOKEN_CACHE_HITS: std::sync::LazyLock<prometheus_client::metrics::cou
 pub static TOKEN_CACHE_MISSES: std::sync::LazyLock<prometheus_client::metrics::counter::Counter> =
     std::sync::LazyLock::new(Default::default);
 
+/// Approximate heap bytes held by a decoded JSON value.
+fn value_bytes(v: &Value) -> usize {
+    const NODE: usize = 32;
+    match v {
+        Value::String(s) => NODE + s.len(),
+        Value::Array(a) => NODE + a.iter().map(value_bytes).sum::<usize>(),
+        Value::Object(m) => {
+            NODE + m
+                .iter()
+                .map(|(k, v)| k.len() + 48 + value_bytes(v))
+                .sum::<usize>()
+        }
+        _ => NODE,
+    }
+}
+
 /// Tokens longer than this are verified every time rather than cached.
 const MAX_CACHED_TOKEN_BYTES: usize = 4096;
 
@@ -103,10 +119,15 @@ impl VerifiedTokens {
             .time_to_live(ttl)
             .max_capacity(max_bytes)
             .weigher(|token: &String, v: &Arc<Verified>| {
-                // The token twice (key, and the claims decoded from it) plus fixed overhead.
-                let claims: usize = v.user.claims.keys().map(|k| k.len() + 48).sum();
-                u32::try_from(2 * token.len() + claims + v.user.subject.len() + 160)
-                    .unwrap_or(u32::MAX)
+                // The key, the decoded claims (every name and value, with per-node overhead:
+                // a long `groups` list weighs what it holds) and fixed overhead.
+                let claims: usize = v
+                    .user
+                    .claims
+                    .iter()
+                    .map(|(k, v)| k.len() + 48 + value_bytes(v))
+                    .sum();
+                u32::try_from(token.len() + claims + v.user.subject.len() + 160).unwrap_or(u32::MAX)
             })
             .build();
         VerifiedTokens { cache }
@@ -115,7 +136,8 @@ impl VerifiedTokens {
     fn get(&self, token: &str, now: u64) -> Option<Arc<User>> {
         let user = self.cache.get(token).and_then(|hit| {
             // The library's own rules: expired when exp < now - leeway, early when
-            // nbf > now + leeway.
+            // nbf > now + leeway (`Issuer::new` leaves reject_tokens_expiring_in_less_than at
+            // 0; a change there must be mirrored here).
             let fresh = hit.exp >= now.saturating_sub(hit.leeway)
                 && hit
                     .nbf
@@ -272,5 +294,24 @@ fn map_error(kind: &ErrorKind) -> AuthFailure {
         | ErrorKind::InvalidEcdsaKey
         | ErrorKind::InvalidRsaKey(_) => AuthFailure::Signature,
         _ => AuthFailure::Malformed,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn claim_values_count_toward_the_cache_weight() {
+        let groups: Vec<Value> = (0..200)
+            .map(|i| Value::String(format!("group-{i:04}")))
+            .collect();
+        let small = serde_json::json!("x");
+        let large = Value::Array(groups);
+        // 200 strings of 10 bytes, each with its node: far more than the name alone.
+        assert!(value_bytes(&large) >= 200 * (32 + 10));
+        assert!(value_bytes(&large) > 100 * value_bytes(&small));
+        let nested = serde_json::json!({"realm": {"roles": ["a", "b"]}});
+        assert!(value_bytes(&nested) > value_bytes(&serde_json::json!(["a", "b"])));
     }
 }

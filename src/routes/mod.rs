@@ -6,8 +6,6 @@ mod files;
 mod forward_auth;
 mod health;
 
-use std::time::Duration;
-
 use axum::response::IntoResponse;
 use axum::routing::{any, get, post};
 use axum::Router;
@@ -15,7 +13,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::state::AppState;
 
-pub fn router(state: AppState, files_prefix: &str, timeout: Duration) -> Router {
+pub fn router(state: AppState, files_prefix: &str) -> Router {
     Router::new()
         .route(&format!("{files_prefix}/{{*key}}"), get(files::get_object))
         .route(&format!("{files_prefix}/"), get(files::get_object))
@@ -28,12 +26,12 @@ pub fn router(state: AppState, files_prefix: &str, timeout: Duration) -> Router 
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .fallback(health::not_found)
-        .with_state(state)
+        .with_state(state.clone())
         .layer(CatchPanicLayer::custom(|_| {
             crate::error::AppError::internal("handler panicked").into_response()
         }))
         .layer(axum::middleware::from_fn_with_state(
-            timeout,
+            state,
             crate::middleware::request_frame,
         ))
 }

@@ -411,7 +411,8 @@ async fn every_answer_carries_a_request_id() {
     let r = app.client.get(app.url(&long)).send().await.unwrap();
     assert_eq!(r.status(), 414);
     assert!(is_uuid(&id(&r)));
-    // A proxy's id is kept; one that is too long or not visible ASCII is replaced.
+    // A trusted proxy's id is kept (the default configuration trusts loopback); one that is too
+    // long or not visible ASCII is replaced.
     let get_with = |value: String| {
         app.client
             .get(app.url("/files/public/a"))
@@ -428,6 +429,17 @@ async fn every_answer_carries_a_request_id() {
             assert!(is_uuid(&id(&r)), "{bad:?} was replaced");
         }
     }
+    // From a client that is not a trusted proxy, even a well-formed id is replaced: nobody
+    // picks the id their own requests are audited under.
+    let direct = spawn_app(&[("server.trusted_proxies", serde_json::json!([]))]).await;
+    let r = direct
+        .client
+        .get(direct.url("/files/public/a"))
+        .header("x-request-id", "proxy-7f3a")
+        .send()
+        .await
+        .unwrap();
+    assert!(is_uuid(&id(&r)));
 }
 
 #[tokio::test]
