@@ -83,6 +83,18 @@ fn client() -> reqwest::Client {
         .unwrap()
 }
 
+/// Waits for the process to exit on its own and returns how it did.
+async fn wait_exit(mut p: Proc) -> std::process::ExitStatus {
+    tokio::task::spawn_blocking(move || {
+        let status = p.child.wait().unwrap();
+        // Already exited: nothing for Drop to kill.
+        std::mem::forget(p);
+        status
+    })
+    .await
+    .unwrap()
+}
+
 fn signal(p: &Proc, sig: &str) {
     assert!(Command::new("kill")
         .args(["-s", sig, &p.child.id().to_string()])
@@ -220,14 +232,7 @@ async fn sigterm_drains_in_flight_requests_and_refuses_new_ones() {
         302,
         "the in-flight request completed"
     );
-    let mut p = p;
-    let status = tokio::task::spawn_blocking(move || {
-        let s = p.child.wait().unwrap();
-        std::mem::forget(p);
-        s
-    })
-    .await
-    .unwrap();
+    let status = wait_exit(p).await;
     assert!(status.success(), "clean exit after draining: {status:?}");
 }
 
@@ -268,14 +273,7 @@ async fn sigterm_under_load_answers_every_accepted_request_in_full() {
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
     signal(&p, "TERM");
-    let mut p = p;
-    let status = tokio::task::spawn_blocking(move || {
-        let s = p.child.wait().unwrap();
-        std::mem::forget(p);
-        s
-    })
-    .await
-    .unwrap();
+    let status = wait_exit(p).await;
     stop.store(true, Ordering::SeqCst);
     let mut total = 0;
     for w in workers {
