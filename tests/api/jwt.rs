@@ -232,6 +232,45 @@ async fn a_reload_keeps_the_fetched_jwks_while_the_provider_is_down() {
 }
 
 #[tokio::test]
+async fn a_reload_applies_a_new_request_timeout() {
+    // A JWKS provider that answers after two seconds.
+    let (key, jwk) = ec_key("late");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let body = json!({"keys": [jwk]});
+    let router = axum::Router::new().route(
+        "/jwks.json",
+        get(move || {
+            let body = body.clone();
+            async move {
+                tokio::time::sleep(Duration::from_secs(2)).await;
+                axum::Json(body)
+            }
+        }),
+    );
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    let issuer = format!(
+        "\n[[auth.jwt.issuers]]\nissuer = \"idp\"\naudience = [\"signgate\"]\nalgorithms = [\"ES256\"]\njwks_url = \"{base}/jwks.json\"\njwks_min_refresh_seconds = 0\n"
+    );
+    let (config, text) = config_file(&issuer);
+    let app = spawn_with(settings(&config, &[]).unwrap()).await;
+    std::fs::write(
+        &config,
+        text.replace("request_timeout_ms = 10000", "request_timeout_ms = 300"),
+    )
+    .unwrap();
+    app.state.reload().unwrap();
+    let t = sign(Algorithm::ES256, Some("late"), &claims("idp"), &key);
+    let started = std::time::Instant::now();
+    let (status, _) = assert_nothing_signed(app.get("/files/public/a", Some(&t)).await).await;
+    assert_eq!(status, 503);
+    assert!(
+        started.elapsed() < Duration::from_millis(1500),
+        "the reloaded 300 ms applied, not the 10 s the process started with"
+    );
+}
+
+#[tokio::test]
 async fn the_token_cache_can_be_turned_off() {
     let app = spawn_app(&[("auth.jwt.verified_cache_seconds", json!(0))]).await;
     let t = token("alice", json!({}));
