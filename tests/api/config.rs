@@ -38,6 +38,10 @@ fn bad_values_name_their_key() {
         ),
         (vec![("log.format", json!("xml"))], "log.format"),
         (
+            vec![("auth.jwt.verified_cache_seconds", json!(7200))],
+            "auth.jwt.verified_cache_seconds",
+        ),
+        (
             vec![(
                 "rules",
                 json!([{"pattern": "a/../b", "access": "public", "distribution": "demo"}]),
