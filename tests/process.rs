@@ -317,17 +317,32 @@ async fn every_decision_writes_one_audit_line_with_the_request_id() {
     }
     let t = token("alice", json!({}));
     let mut expected = Vec::new();
-    for (path, token, decision) in [
-        ("/files/public/a.mp4", Some(&t), "allow"),
-        ("/files/users/bob/b.mp4", Some(&t), "deny"),
-        ("/files/users/alice/c.mp4", None, "unauthenticated"),
+    // The last id comes from a trusted proxy (loopback, in the default configuration) and tries
+    // to forge a field of the audit line: it must stay a string inside request_id.
+    let forged = r#"x","decision":"allow","subject":"mallory"#;
+    for (path, token, decision, proxy_id) in [
+        ("/files/public/a.mp4", Some(&t), "allow", None),
+        ("/files/users/bob/b.mp4", Some(&t), "deny", None),
+        (
+            "/files/users/alice/c.mp4",
+            None,
+            "unauthenticated",
+            Some(forged),
+        ),
     ] {
         let mut req = client().get(url(path));
         if let Some(token) = token {
             req = req.bearer_auth(token);
         }
+        if let Some(id) = proxy_id {
+            req = req.header("x-request-id", id);
+        }
         let r = req.send().await.unwrap();
         let id = r.headers()["x-request-id"].to_str().unwrap().to_owned();
+        assert!(
+            proxy_id.is_none_or(|p| p == id),
+            "a trusted proxy's id is kept"
+        );
         expected.push((id, path.trim_start_matches("/files/"), decision));
     }
     // SIGTERM: the log thread flushes what it holds before the process exits.
@@ -354,6 +369,8 @@ async fn every_decision_writes_one_audit_line_with_the_request_id() {
         assert_eq!(line["decision"], *decision, "{line}");
     }
     assert_eq!(audit[0]["subject"], "alice");
+    assert_eq!(audit[2]["decision"], "unauthenticated");
+    assert!(audit[2].get("subject").is_none_or(|s| s != "mallory"));
     assert!(!text.contains(&t), "the token never reaches the log");
 }
 
