@@ -177,23 +177,10 @@ async fn backends_fail_during_load_and_nothing_unauthorized_is_signed() {
 /// provider is back.
 #[tokio::test]
 async fn jwks_provider_lost_during_load() {
-    use jsonwebtoken::jwk::Jwk;
     use jsonwebtoken::{Algorithm, EncodingKey, Header};
-    let make = |kid: &str| {
-        let k = signgate_cloudfront::SigningKey::generate(
-            signgate_cloudfront::KeyPairId::parse("X").unwrap(),
-            signgate_cloudfront::KeyType::EcdsaP256,
-        )
-        .unwrap();
-        let key = EncodingKey::from_ec_pem(k.private_pkcs8_pem().as_bytes()).unwrap();
-        let mut jwk =
-            serde_json::to_value(Jwk::from_encoding_key(&key, Algorithm::ES256).unwrap()).unwrap();
-        jwk["kid"] = json!(kid);
-        (key, jwk)
-    };
-    let (old_key, old_jwk) = make("old");
-    let (new_key, new_jwk) = make("new");
-    let (attacker_key, _) = make("old");
+    let (old_key, old_jwk) = ec_jwk("old");
+    let (new_key, new_jwk) = ec_jwk("new");
+    let (attacker_key, _) = ec_jwk("old");
     let jwks = Arc::new(Mutex::new(json!({"keys": [old_jwk]})));
     let up = Arc::new(AtomicBool::new(true));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

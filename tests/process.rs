@@ -171,37 +171,12 @@ async fn sighup_rotates_keys_without_a_failed_request() {
     assert!(location(&still).ends_with("Key-Pair-Id=KDEMO2ECDSA01"));
 }
 
-/// A JWKS provider that answers slowly, to keep a request in flight.
-async fn slow_provider(delay: Duration, jwks: serde_json::Value) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let router = axum::Router::new().route(
-        "/jwks.json",
-        axum::routing::get(move || {
-            let jwks = jwks.clone();
-            async move {
-                tokio::time::sleep(delay).await;
-                axum::Json(jwks)
-            }
-        }),
-    );
-    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
-    base
-}
-
 #[tokio::test]
 async fn sigterm_drains_in_flight_requests_and_refuses_new_ones() {
-    use jsonwebtoken::{jwk::Jwk, Algorithm, EncodingKey, Header};
-    let k = signgate_cloudfront::SigningKey::generate(
-        signgate_cloudfront::KeyPairId::parse("X").unwrap(),
-        signgate_cloudfront::KeyType::EcdsaP256,
-    )
-    .unwrap();
-    let key = EncodingKey::from_ec_pem(k.private_pkcs8_pem().as_bytes()).unwrap();
-    let mut jwk =
-        serde_json::to_value(Jwk::from_encoding_key(&key, Algorithm::ES256).unwrap()).unwrap();
-    jwk["kid"] = json!("slow");
-    let base = slow_provider(Duration::from_millis(1500), json!({"keys": [jwk]})).await;
+    use jsonwebtoken::{Algorithm, Header};
+    let (key, jwk) = ec_jwk("slow");
+    // The provider answers slowly, to keep the request in flight.
+    let base = slow_jwks_provider(Duration::from_millis(1500), json!({"keys": [jwk]})).await;
     let issuers = format!("[{{issuer=\"idp\", audience=[\"signgate\"], algorithms=[\"ES256\"], jwks_url=\"{base}/jwks.json\", jwks_min_refresh_seconds=0}}]");
     let dir = config_copy("term");
     let p = start(&dir, &[("SIGNGATE_AUTH__JWT__ISSUERS", issuers)]).await;

@@ -433,3 +433,36 @@ pub fn free_port() -> u16 {
         .unwrap()
         .port()
 }
+
+/// A fresh ES256 key for signing test tokens, and its public JWK with `kid`.
+pub fn ec_jwk(kid: &str) -> (jsonwebtoken::EncodingKey, Value) {
+    use jsonwebtoken::{jwk::Jwk, Algorithm, EncodingKey};
+    let k = signgate_cloudfront::SigningKey::generate(
+        KeyPairId::parse("X").unwrap(),
+        signgate_cloudfront::KeyType::EcdsaP256,
+    )
+    .unwrap();
+    let key = EncodingKey::from_ec_pem(k.private_pkcs8_pem().as_bytes()).unwrap();
+    let mut jwk =
+        serde_json::to_value(Jwk::from_encoding_key(&key, Algorithm::ES256).unwrap()).unwrap();
+    jwk["kid"] = json!(kid);
+    (key, jwk)
+}
+
+/// A JWKS provider that serves `jwks` at `{base}/jwks.json` only after `delay`; returns `base`.
+pub async fn slow_jwks_provider(delay: std::time::Duration, jwks: Value) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let router = axum::Router::new().route(
+        "/jwks.json",
+        axum::routing::get(move || {
+            let jwks = jwks.clone();
+            async move {
+                tokio::time::sleep(delay).await;
+                axum::Json(jwks)
+            }
+        }),
+    );
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    base
+}

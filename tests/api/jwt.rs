@@ -8,7 +8,6 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::get;
-use jsonwebtoken::jwk::Jwk;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{json, Value};
 use signgate_cloudfront::{KeyPairId, KeyType, SigningKey};
@@ -186,6 +185,13 @@ async fn a_reload_forgets_remembered_tokens() {
     assert_eq!(status, 401);
 }
 
+/// The issuer `idp` with its JWKS at `{base}/jwks.json`, as TOML to append to a configuration.
+fn jwks_issuer_toml(base: &str) -> String {
+    format!(
+        "\n[[auth.jwt.issuers]]\nissuer = \"idp\"\naudience = [\"signgate\"]\nalgorithms = [\"ES256\"]\njwks_url = \"{base}/jwks.json\"\njwks_min_refresh_seconds = 0\n"
+    )
+}
+
 /// The default configuration in a temporary file (its relative key paths made absolute) with
 /// `extra` TOML appended; returns the path and the text written.
 fn config_file(extra: &str) -> (std::path::PathBuf, String) {
@@ -201,12 +207,9 @@ fn config_file(extra: &str) -> (std::path::PathBuf, String) {
 
 #[tokio::test]
 async fn a_reload_keeps_the_fetched_jwks_while_the_provider_is_down() {
-    let (key, jwk) = ec_key("k1");
+    let (key, jwk) = ec_jwk("k1");
     let p = provider(json!({"keys": [jwk]}), true).await;
-    let (config, _) = config_file(&format!(
-        "\n[[auth.jwt.issuers]]\nissuer = \"idp\"\naudience = [\"signgate\"]\nalgorithms = [\"ES256\"]\njwks_url = \"{}/jwks.json\"\njwks_min_refresh_seconds = 0\n",
-        p.base
-    ));
+    let (config, _) = config_file(&jwks_issuer_toml(&p.base));
     let app = spawn_with(settings(&config, &[]).unwrap()).await;
     wait_ready(&app).await;
     let first = sign(Algorithm::ES256, Some("k1"), &claims("idp"), &key);
@@ -234,25 +237,9 @@ async fn a_reload_keeps_the_fetched_jwks_while_the_provider_is_down() {
 #[tokio::test]
 async fn a_reload_applies_a_new_request_timeout() {
     // A JWKS provider that answers after two seconds.
-    let (key, jwk) = ec_key("late");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let body = json!({"keys": [jwk]});
-    let router = axum::Router::new().route(
-        "/jwks.json",
-        get(move || {
-            let body = body.clone();
-            async move {
-                tokio::time::sleep(Duration::from_secs(2)).await;
-                axum::Json(body)
-            }
-        }),
-    );
-    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
-    let issuer = format!(
-        "\n[[auth.jwt.issuers]]\nissuer = \"idp\"\naudience = [\"signgate\"]\nalgorithms = [\"ES256\"]\njwks_url = \"{base}/jwks.json\"\njwks_min_refresh_seconds = 0\n"
-    );
-    let (config, text) = config_file(&issuer);
+    let (key, jwk) = ec_jwk("late");
+    let base = slow_jwks_provider(Duration::from_secs(2), json!({"keys": [jwk]})).await;
+    let (config, text) = config_file(&jwks_issuer_toml(&base));
     let app = spawn_with(settings(&config, &[]).unwrap()).await;
     std::fs::write(
         &config,
@@ -320,15 +307,6 @@ async fn provider(keys: Value, up: bool) -> Provider {
     p
 }
 
-fn ec_key(kid: &str) -> (EncodingKey, Value) {
-    let (private, _) = pem_pair(KeyType::EcdsaP256);
-    let key = EncodingKey::from_ec_pem(private.as_bytes()).unwrap();
-    let mut jwk =
-        serde_json::to_value(Jwk::from_encoding_key(&key, Algorithm::ES256).unwrap()).unwrap();
-    jwk["kid"] = json!(kid);
-    (key, jwk)
-}
-
 async fn wait_ready(app: &TestApp) {
     for _ in 0..100 {
         if app.get("/readyz", None).await.status() == 200 {
@@ -345,7 +323,7 @@ fn jwks_issuer(url: &str, refresh: u64) -> Value {
 
 #[tokio::test]
 async fn jwks_keys_rotate_with_bounded_refetching() {
-    let (key_a, jwk_a) = ec_key("a");
+    let (key_a, jwk_a) = ec_jwk("a");
     let secret = "an-hmac-secret-published-by-mistake-000";
     let oct = json!({"kty": "oct", "kid": "hs", "k": b64url(secret.as_bytes()), "alg": "HS256"});
     let p = provider(json!({"keys": [jwk_a, oct]}), true).await;
@@ -377,7 +355,7 @@ async fn jwks_keys_rotate_with_bounded_refetching() {
     );
 
     // The provider rotates to key b; the first token with kid b triggers one refetch.
-    let (key_b, jwk_b) = ec_key("b");
+    let (key_b, jwk_b) = ec_jwk("b");
     *p.jwks.lock().unwrap() = json!({"keys": [jwk_b]});
     tokio::time::sleep(Duration::from_millis(1100)).await;
     let before = p.hits.load(Ordering::SeqCst);
@@ -403,7 +381,7 @@ async fn jwks_keys_rotate_with_bounded_refetching() {
 
 #[tokio::test]
 async fn unreachable_provider_fails_closed_then_recovers() {
-    let (key, jwk) = ec_key("k1");
+    let (key, jwk) = ec_jwk("k1");
     let p = provider(json!({"keys": [jwk]}), false).await;
     let app = spawn_app(&[(
         "auth.jwt.issuers",
@@ -432,7 +410,7 @@ async fn unreachable_provider_fails_closed_then_recovers() {
 
 #[tokio::test]
 async fn oidc_discovery_finds_the_jwks() {
-    let (key, jwk) = ec_key("d1");
+    let (key, jwk) = ec_jwk("d1");
     let p = provider(json!({"keys": [jwk]}), true).await;
     let issuers = json!([{"issuer": p.base, "audience": ["signgate"], "algorithms": ["ES256"], "oidc_discovery": true}]);
     let app = spawn_app(&[("auth.jwt.issuers", issuers)]).await;
@@ -448,22 +426,9 @@ fn tempdirs_are_distinct() {
 
 #[tokio::test]
 async fn a_request_that_takes_too_long_is_503_and_signs_nothing() {
-    let (key, jwk) = ec_key("late");
+    let (key, jwk) = ec_jwk("late");
     // The provider answers after the request timeout.
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let body = json!({"keys": [jwk]});
-    let router = axum::Router::new().route(
-        "/jwks.json",
-        get(move || {
-            let body = body.clone();
-            async move {
-                tokio::time::sleep(Duration::from_secs(2)).await;
-                axum::Json(body)
-            }
-        }),
-    );
-    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    let base = slow_jwks_provider(Duration::from_secs(2), json!({"keys": [jwk]})).await;
     let app = spawn_app(&[
         (
             "auth.jwt.issuers",
