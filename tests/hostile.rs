@@ -46,8 +46,6 @@ fn case(
 }
 
 async fn send(addr: std::net::SocketAddr, c: &Case) -> (u16, String, String) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
     let mut req = Vec::new();
     req.extend_from_slice(c.method.as_bytes());
     req.push(b' ');
@@ -61,21 +59,7 @@ async fn send(addr: std::net::SocketAddr, c: &Case) -> (u16, String, String) {
     }
     req.extend_from_slice(b"\r\n");
     req.extend_from_slice(&c.body);
-    let _ = stream.write_all(&req).await;
-    let mut response = Vec::new();
-    let _ = tokio::time::timeout(
-        std::time::Duration::from_secs(5),
-        stream.read_to_end(&mut response),
-    )
-    .await;
-    let text = String::from_utf8_lossy(&response).into_owned();
-    let status = text
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    (status, head.to_owned(), body.to_owned())
+    exchange(addr, &req).await
 }
 
 /// Path suffixes that must never be signed: traversal, encodings, controls, wildcards, lengths.

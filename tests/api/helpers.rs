@@ -77,16 +77,22 @@ pub async fn spawn_with(settings: Settings) -> TestApp {
 }
 
 impl TestApp {
-    /// The value of one unlabelled metric (a counter's `_total`), 0 when it is not exposed.
-    pub async fn metric(&self, name: &str) -> f64 {
+    /// The metrics listener's whole text.
+    pub async fn metrics_text(&self) -> String {
         let addr = self.metrics_addr.expect("the metrics listener is on");
-        let text = reqwest::get(format!("http://{addr}/metrics"))
+        reqwest::get(format!("http://{addr}/metrics"))
             .await
             .unwrap()
             .text()
             .await
-            .unwrap();
-        text.lines()
+            .unwrap()
+    }
+
+    /// The value of one unlabelled metric (a counter's `_total`), 0 when it is not exposed.
+    pub async fn metric(&self, name: &str) -> f64 {
+        self.metrics_text()
+            .await
+            .lines()
             .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
             .map_or(0.0, |v| v.trim().parse().unwrap())
     }
@@ -204,8 +210,6 @@ pub async fn raw_request(
     request_line_target: &[u8],
     headers: &[(&str, &[u8])],
 ) -> (u16, String, String) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
     let mut req = Vec::new();
     req.extend_from_slice(b"GET ");
     req.extend_from_slice(request_line_target);
@@ -217,9 +221,22 @@ pub async fn raw_request(
         req.extend_from_slice(b"\r\n");
     }
     req.extend_from_slice(b"\r\n");
-    stream.write_all(&req).await.unwrap();
+    exchange(addr, &req).await
+}
+
+/// Sends `request` as it is on a new connection and reads until the server closes it (at most
+/// 5 s). Returns status (0 when there is none), head and body.
+pub async fn exchange(addr: std::net::SocketAddr, request: &[u8]) -> (u16, String, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    // The server may refuse and close before reading everything: what it answered still counts.
+    let _ = stream.write_all(request).await;
     let mut response = Vec::new();
-    let _ = stream.read_to_end(&mut response).await;
+    let _ = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        stream.read_to_end(&mut response),
+    )
+    .await;
     let text = String::from_utf8_lossy(&response).into_owned();
     let status = text
         .split(' ')

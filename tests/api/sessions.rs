@@ -218,12 +218,7 @@ async fn redis_outage_fails_closed_and_recovers_without_a_restart() {
         assert_eq!(assert_nothing_signed(r).await.0, 503);
     }
     assert_eq!(app.get("/readyz", None).await.status(), 503);
-    let metrics = reqwest::get(format!("http://{}/metrics", app.metrics_addr.unwrap()))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics_text().await;
     assert!(
         metrics.contains("signgate_backend_up{backend=\"redis_session\"} 0"),
         "{metrics}"
