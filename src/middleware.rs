@@ -60,7 +60,7 @@ pub async fn request_frame(
     let mut response = match oversized(&request).or_else(|| body_on_read(&request)) {
         Some(refusal) => refusal,
         None => {
-            let span = crate::telemetry::make_span(&request);
+            let span = crate::telemetry::make_span(&request, &id);
             let answer = tokio::time::timeout(timeout, next.run(request));
             match crate::telemetry::with_request(id.clone(), answer)
                 .instrument(span)

@@ -58,15 +58,9 @@ pub async fn with_request<F: std::future::Future>(id: HeaderValue, future: F) ->
 
 /// Calls `f` with the current request's id, or `"-"` outside a request.
 pub fn with_request_id<R>(f: impl FnOnce(&str) -> R) -> R {
-    let mut f = Some(f);
-    let inside = REQUEST_ID.try_with(|id| {
-        let f = f.take().expect("called once");
-        f(id.to_str().unwrap_or("-"))
-    });
-    match inside {
-        Ok(r) => r,
-        Err(_) => (f.take().expect("not called yet"))("-"),
-    }
+    // A HeaderValue clone is a reference-count increment.
+    let id = REQUEST_ID.try_with(HeaderValue::clone).ok();
+    f(id.as_ref().and_then(|v| v.to_str().ok()).unwrap_or("-"))
 }
 
 /// One audit line: `audit!(subject, object = %key, decision = "allow")` logs at info with target
@@ -81,16 +75,11 @@ macro_rules! audit {
 }
 
 /// The request span (debug level): the method, the path only (never the query) and the id.
-pub fn make_span<B>(request: &Request<B>) -> Span {
-    let request_id = request
-        .headers()
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("-");
+pub fn make_span<B>(request: &Request<B>, request_id: &HeaderValue) -> Span {
     tracing::debug_span!(
         "request",
         method = %request.method(),
         path = request.uri().path(),
-        request_id,
+        request_id = request_id.to_str().unwrap_or("-"),
     )
 }
