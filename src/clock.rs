@@ -13,6 +13,16 @@ pub enum Clock {
     Func(Arc<dyn Fn() -> u64 + Send + Sync>),
 }
 
+impl std::fmt::Debug for Clock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Clock::System => f.write_str("System"),
+            Clock::Fixed(t) => write!(f, "Fixed({t})"),
+            Clock::Func(_) => f.write_str("Func"),
+        }
+    }
+}
+
 impl Clock {
     pub fn now(&self) -> u64 {
         match self {

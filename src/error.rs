@@ -1,13 +1,25 @@
-//! One error type for every request; each variant knows its status. Bodies are small JSON with a
-//! code and a short message: never a stack trace, a token, a key or internal error text (that
-//! goes to the log).
+//! One error type for every request, and the only place refusal bodies are built. Each variant
+//! knows its status; bodies are small JSON with a stable code and a short message, never a stack
+//! trace, a token, a key or internal error text. Every refusal carries the private headers
+//! (`Cache-Control: private, no-store`).
+//!
+//! Which to use: [`AppError::BadKey`] / [`AppError::BadRequest`] for input that does not parse;
+//! [`AppError::Unauthenticated`] for a missing or refused credential (401, or a login redirect);
+//! [`AppError::Forbidden`] / [`AppError::NotFound`] for a refusal by the rules;
+//! [`AppError::Unavailable`] when a backend needed to decide is down (fail closed);
+//! [`AppError::Internal`] for bugs: its detail rides on the response as an [`ErrorDetail`]
+//! extension and the request frame logs it with the request id; converting an error into a
+//! response has no side effects.
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use crate::authenticate::AuthFailure;
+use crate::authorize::sql_grant::GrantUnavailable;
 use crate::object_key::KeyRejection;
+use crate::rate_limit::Limited;
+use crate::sign::SignError;
 
 #[derive(Debug)]
 pub enum AppError {
@@ -28,6 +40,12 @@ pub enum AppError {
         retry_after: u64,
     },
     PayloadTooLarge,
+    /// The request target is longer than the frame accepts.
+    UriTooLong,
+    /// The request's header section is larger than the frame accepts.
+    HeadersTooLarge,
+    /// No route has this path.
+    NoRoute,
     /// A backend needed to decide is down: fail closed.
     Unavailable {
         backend: &'static str,
@@ -36,6 +54,10 @@ pub enum AppError {
     /// A bug or an impossible state; the detail is logged, never sent.
     Internal(String),
 }
+
+/// The detail of an internal error, carried on its response for the request frame to log.
+#[derive(Clone, Debug)]
+pub struct ErrorDetail(pub String);
 
 #[derive(Serialize)]
 struct Body<'a> {
@@ -54,9 +76,11 @@ impl AppError {
             AppError::Unauthenticated { login: Some(_), .. } => StatusCode::FOUND,
             AppError::Unauthenticated { .. } => StatusCode::UNAUTHORIZED,
             AppError::Forbidden | AppError::IpBindingUnavailable => StatusCode::FORBIDDEN,
-            AppError::NotFound => StatusCode::NOT_FOUND,
+            AppError::NotFound | AppError::NoRoute => StatusCode::NOT_FOUND,
             AppError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::UriTooLong => StatusCode::URI_TOO_LONG,
+            AppError::HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             AppError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -76,6 +100,9 @@ impl AppError {
             AppError::IpBindingUnavailable => "ip_binding_unavailable",
             AppError::RateLimited { .. } => "rate_limited",
             AppError::PayloadTooLarge => "payload_too_large",
+            AppError::UriTooLong => "uri_too_long",
+            AppError::HeadersTooLarge => "headers_too_large",
+            AppError::NoRoute => "no_route",
             AppError::Unavailable { .. } => "unavailable",
             AppError::Internal(_) => "internal",
         }
@@ -93,36 +120,58 @@ impl AppError {
             AppError::NotFound => "no such object",
             AppError::IpBindingUnavailable => "this object can only be signed for an IPv4 client",
             AppError::RateLimited { .. } => "too many requests; retry later",
-            AppError::PayloadTooLarge => "the request is too large",
+            AppError::PayloadTooLarge | AppError::UriTooLong | AppError::HeadersTooLarge => {
+                "the request is too large"
+            }
+            AppError::NoRoute => "no such route",
             AppError::Unavailable { .. } => "a backend is unavailable; retry later",
             AppError::Internal(_) => "internal error",
         }
     }
+
+    /// The answer to a reverse proxy's auth subrequest: only 401 or 403, whatever went wrong,
+    /// because nginx turns any other status from `auth_request` into a 500. A refusal other than
+    /// a missing credential or the rules' own becomes a 403 that keeps its code.
+    pub fn into_forward_auth_response(self) -> Response {
+        match self {
+            AppError::Unauthenticated { reason, .. } => AppError::Unauthenticated {
+                reason,
+                login: None,
+            }
+            .into_response(),
+            AppError::Forbidden => AppError::Forbidden.into_response(),
+            other => {
+                let mut response = refusal(StatusCode::FORBIDDEN, other.code(), "access denied");
+                if let AppError::Internal(detail) = other {
+                    response.extensions_mut().insert(ErrorDetail(detail));
+                }
+                response
+            }
+        }
+    }
+}
+
+/// A JSON refusal body with the private headers.
+fn refusal(status: StatusCode, code: &str, message: &str) -> Response {
+    let body = serde_json::to_vec(&Body {
+        error: code,
+        message,
+    })
+    .unwrap_or_default();
+    let mut response = (status, body).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    crate::headers::private(headers);
+    response
 }
 
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
-        if let AppError::Internal(detail) = &self {
-            crate::telemetry::with_request_id(|request_id| {
-                tracing::error!(request_id, detail = %detail, "internal error");
-            });
-        }
-        let status = self.status();
-        let body = serde_json::to_vec(&Body {
-            error: self.code(),
-            message: self.message(),
-        })
-        .unwrap_or_default();
-        let mut response = (status, body).into_response();
+        let mut response = refusal(self.status(), self.code(), self.message());
         let headers = response.headers_mut();
-        headers.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        );
-        headers.insert(
-            header::CACHE_CONTROL,
-            HeaderValue::from_static("private, no-store"),
-        );
         match &self {
             AppError::Unauthenticated {
                 login: Some(location),
@@ -150,6 +199,35 @@ impl IntoResponse for AppError {
             }
             _ => {}
         }
+        if let AppError::Internal(detail) = self {
+            response.extensions_mut().insert(ErrorDetail(detail));
+        }
         response
+    }
+}
+
+impl From<SignError> for AppError {
+    fn from(e: SignError) -> Self {
+        match e {
+            SignError::IpBindingUnavailable => AppError::IpBindingUnavailable,
+            SignError::Internal(detail) => AppError::Internal(detail),
+        }
+    }
+}
+
+impl From<Limited> for AppError {
+    fn from(l: Limited) -> Self {
+        AppError::RateLimited {
+            retry_after: l.retry_after,
+        }
+    }
+}
+
+impl From<GrantUnavailable> for AppError {
+    fn from(_: GrantUnavailable) -> Self {
+        AppError::Unavailable {
+            backend: "grant_db",
+            retry_after: 5,
+        }
     }
 }

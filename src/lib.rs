@@ -3,28 +3,59 @@
 //!
 //! The request flow, one module per step:
 //! [`object_key`] -> [`authenticate`] -> [`authorize`] -> [`sign`] -> [`respond`],
-//! tied together by [`grant`] and exposed by [`routes`]. The signing itself lives in the
+//! tied together by [`flow`] and exposed by [`routes`]. The signing itself lives in the
 //! `signgate-cloudfront` crate, which has no web dependencies.
+//!
+//! Dependencies point one way (`docs/decisions/0004-layout.md`; a unit test below checks that
+//! no module imports one listed after it):
+//! 1. leaves: [`clock`], [`secret`], [`paths`], [`headers`], [`client_ip`], [`telemetry`],
+//!    [`metrics`], [`backend`], [`object_key`], [`download`];
+//! 2. the steps, each owning its settings: [`authenticate`], [`authorize`], [`sign`],
+//!    [`rate_limit`];
+//! 3. [`config`]: plain data and checks, filling in the steps' settings;
+//! 4. [`app`] (everything built from one configuration) and [`service`] (the running service);
+//! 5. [`error`], [`flow`], [`respond`], [`middleware`], [`routes`], [`startup`];
+//! 6. [`edge`] (the local CloudFront stand-in) and [`cli`].
 
-pub mod authenticate;
-pub mod authorize;
-pub mod backend;
-pub mod cli;
+// Declared in dependency order (rustfmt sorts within a group, so each group is sorted too):
+// leaves,
 pub mod client_ip;
 pub mod clock;
-pub mod config;
-pub mod download;
-pub mod edge;
-pub mod error;
-pub mod grant;
-pub mod grants;
+pub mod headers;
 pub mod metrics;
-pub mod middleware;
 pub mod object_key;
+pub mod paths;
+pub mod secret;
+pub mod telemetry;
+
+pub mod backend;
+pub mod download;
+
+// the steps,
+pub mod authenticate;
+pub mod authorize;
 pub mod rate_limit;
+pub mod sign;
+
+// the configuration,
+pub mod config;
+
+// the built service,
+pub mod app;
+pub mod service;
+
+// the request path,
+pub mod error;
+pub mod flow;
+pub mod middleware;
 pub mod respond;
 pub mod routes;
-pub mod sign;
 pub mod startup;
-pub mod state;
-pub mod telemetry;
+
+// and the tools.
+pub mod edge;
+
+pub mod cli;
+
+#[cfg(test)]
+mod layout_tests;

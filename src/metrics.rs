@@ -1,9 +1,14 @@
 //! Prometheus metrics, served on their own listener. Labels are bounded: the matched route, an
-//! outcome code and a failure reason, never a raw path or a subject.
+//! outcome code, a failure reason or a configured backend name, never a raw path or a subject.
+//!
+//! Every series belongs to one running service (one [`Metrics`], shared by each configuration
+//! generation a reload builds), not to the process: two services in one process (as in the test
+//! suite) count apart.
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
@@ -18,12 +23,28 @@ pub struct ReasonLabels {
     pub reason: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct BackendLabels {
+    pub backend: String,
+}
+
+/// Hits and misses of one cache.
+#[derive(Clone, Default)]
+pub struct CacheCounters {
+    pub hits: Counter,
+    pub misses: Counter,
+}
+
 pub struct Metrics {
     registry: Registry,
     pub requests: Family<RequestLabels, Counter>,
     pub auth_failures: Family<ReasonLabels, Counter>,
     pub signing_seconds: Histogram,
     pub reloads: Family<RequestLabels, Counter>,
+    pub url_cache: CacheCounters,
+    pub token_cache: CacheCounters,
+    pub backend_up: Family<BackendLabels, Gauge>,
+    pub backend_errors: Family<BackendLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -34,6 +55,10 @@ impl Default for Metrics {
         let reloads = Family::<RequestLabels, Counter>::default();
         // 10 µs .. ~0.3 s
         let signing_seconds = Histogram::new(exponential_buckets(0.000_01, 2.0, 16));
+        let url_cache = CacheCounters::default();
+        let token_cache = CacheCounters::default();
+        let backend_up = Family::<BackendLabels, Gauge>::default();
+        let backend_errors = Family::<BackendLabels, Counter>::default();
         registry.register(
             "requests",
             "Requests by route and outcome",
@@ -57,32 +82,32 @@ impl Default for Metrics {
         registry.register(
             "url_cache_hits",
             "Signed URLs reused from the cache",
-            crate::sign::URL_CACHE_HITS.clone(),
+            url_cache.hits.clone(),
         );
         registry.register(
             "url_cache_misses",
             "Signed URLs made for a cacheable rule",
-            crate::sign::URL_CACHE_MISSES.clone(),
+            url_cache.misses.clone(),
         );
         registry.register(
             "jwt_cache_hits",
             "Requests whose token was found among recently verified tokens",
-            crate::authenticate::jwt::TOKEN_CACHE_HITS.clone(),
+            token_cache.hits.clone(),
         );
         registry.register(
             "jwt_cache_misses",
             "Requests whose token was verified in full (cache enabled)",
-            crate::authenticate::jwt::TOKEN_CACHE_MISSES.clone(),
+            token_cache.misses.clone(),
         );
         registry.register(
             "backend_up",
             "Whether a backend answered its last request (1) or not (0)",
-            crate::backend::health::BACKEND_UP.clone(),
+            backend_up.clone(),
         );
         registry.register(
             "backend_errors",
             "Failed backend requests",
-            crate::backend::health::BACKEND_ERRORS.clone(),
+            backend_errors.clone(),
         );
         Metrics {
             registry,
@@ -90,6 +115,10 @@ impl Default for Metrics {
             auth_failures,
             signing_seconds,
             reloads,
+            url_cache,
+            token_cache,
+            backend_up,
+            backend_errors,
         }
     }
 }
@@ -104,6 +133,15 @@ impl Metrics {
     pub fn auth_failure(&self, reason: &'static str) {
         self.auth_failures
             .get_or_create(&ReasonLabels { reason })
+            .inc();
+    }
+
+    pub fn reload(&self, outcome: &'static str) {
+        self.reloads
+            .get_or_create(&RequestLabels {
+                route: "sighup",
+                outcome,
+            })
             .inc();
     }
 

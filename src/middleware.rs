@@ -2,23 +2,23 @@
 //! limit, and its span.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{header, HeaderName, HeaderValue, Method, StatusCode};
+use axum::http::{header, HeaderValue, Method};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use tracing::Instrument;
 
 use crate::client_ip::{canonical, is_trusted};
-use crate::error::AppError;
-use crate::state::AppState;
+use crate::error::{AppError, ErrorDetail};
+use crate::headers::REQUEST_ID;
+use crate::service::Service;
 
 /// Longest request target accepted, in bytes (CloudFront's own URL limit is 8 KiB).
 pub const MAX_URI_BYTES: usize = 8192;
 /// Largest request head (all header names and values), in bytes.
 pub const MAX_HEADER_BYTES: usize = 16 * 1024;
-
-pub static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// The whole per-request frame, as one middleware rather than one layer per concern (each layer
 /// costs a boxed future on every request; `bench/README.md` has the figures):
@@ -33,15 +33,17 @@ pub static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// 3. the route gets `server.request_timeout_ms` (then 503). The timer is armed only if the
 ///    route has to wait (for a JWKS, a session store or a grant database): a request that
 ///    completes in its first poll, as a signed 302 from a bearer token does, never touches the
-///    timer wheel.
+///    timer wheel;
+/// 4. an internal error's detail, carried on the answer by [`ErrorDetail`], is logged here with
+///    the request id (and never sent).
 pub async fn request_frame(
-    State(state): State<AppState>,
+    State(service): State<Arc<Service>>,
     mut request: Request,
     next: Next,
 ) -> Response {
     let (timeout, from_proxy) = {
-        let app = state.app.load();
-        let server = &app.settings.server;
+        let app = service.current();
+        let server = &app.server;
         let peer = request
             .extensions()
             .get::<ConnectInfo<SocketAddr>>()
@@ -83,6 +85,10 @@ pub async fn request_frame(
             }
         }
     };
+    if let Some(ErrorDetail(detail)) = response.extensions().get::<ErrorDetail>() {
+        let request_id = id.to_str().unwrap_or("-");
+        tracing::error!(request_id, detail = %detail, "internal error");
+    }
     response.headers_mut().insert(REQUEST_ID.clone(), id);
     response
 }
@@ -104,33 +110,14 @@ fn oversized(request: &Request) -> Option<Response> {
         .path_and_query()
         .map_or(0, |p| p.as_str().len());
     if uri_len > MAX_URI_BYTES {
-        return Some(status_with_code(StatusCode::URI_TOO_LONG, "uri_too_long"));
+        return Some(AppError::UriTooLong.into_response());
     }
     let head: usize = request
         .headers()
         .iter()
         .map(|(k, v)| k.as_str().len() + v.len() + 4)
         .sum();
-    (head > MAX_HEADER_BYTES).then(|| {
-        status_with_code(
-            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-            "headers_too_large",
-        )
-    })
-}
-
-fn status_with_code(status: StatusCode, code: &str) -> Response {
-    let body = format!("{{\"error\":\"{code}\",\"message\":\"the request is too large\"}}");
-    let mut r = (status, body).into_response();
-    r.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    r.headers_mut().insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("private, no-store"),
-    );
-    r
+    (head > MAX_HEADER_BYTES).then(|| AppError::HeadersTooLarge.into_response())
 }
 
 /// GET and HEAD never carry a body here. One that does (`Transfer-Encoding`, or a non-zero

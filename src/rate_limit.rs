@@ -6,8 +6,21 @@ use std::num::NonZeroU32;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
-use crate::config::LimitSettings;
-use crate::error::AppError;
+/// `[limits]`: requests per second and burst, per subject and per client IP (0: no limit). The
+/// burst is never below the rate.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LimitSettings {
+    pub per_subject_per_second: u32,
+    pub per_subject_burst: u32,
+    pub per_ip_per_second: u32,
+    pub per_ip_burst: u32,
+}
+
+/// Over the limit: retry after this many whole seconds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limited {
+    pub retry_after: u64,
+}
 
 pub struct RateLimits {
     per_subject: Option<DefaultKeyedRateLimiter<String>>,
@@ -35,7 +48,7 @@ impl RateLimits {
         }
     }
 
-    pub fn check_ip(&self, ip: IpAddr) -> Result<(), AppError> {
+    pub fn check_ip(&self, ip: IpAddr) -> Result<(), Limited> {
         match &self.per_ip {
             Some(l) => l
                 .check_key(&ip)
@@ -44,7 +57,7 @@ impl RateLimits {
         }
     }
 
-    pub fn check_subject(&self, subject: &str) -> Result<(), AppError> {
+    pub fn check_subject(&self, subject: &str) -> Result<(), Limited> {
         match &self.per_subject {
             // Look up by &str first so the common (allowed) path does not allocate twice.
             Some(l) => l
@@ -54,8 +67,8 @@ impl RateLimits {
         }
     }
 
-    fn limited(&self, wait: std::time::Duration) -> AppError {
-        AppError::RateLimited {
+    fn limited(&self, wait: std::time::Duration) -> Limited {
+        Limited {
             retry_after: wait.as_secs().max(1) + u64::from(wait.subsec_nanos() > 0),
         }
     }

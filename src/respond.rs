@@ -1,24 +1,16 @@
 //! Step 5 of a request: the answer. A 302 to the signed URL for browsers and download links,
-//! JSON for apps.
+//! JSON for apps, a header for reverse proxies, `Set-Cookie` for folders.
 
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
+use crate::authenticate::Principal;
 use crate::error::AppError;
-use crate::grant::Grant;
-
-/// Headers every per-user answer carries.
-pub fn private_headers(headers: &mut HeaderMap) {
-    headers.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("private, no-store"),
-    );
-    headers.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
-}
+use crate::flow::{Allowed, FolderGrant};
+use crate::headers::private;
+use crate::object_key::push_escape;
+use crate::sign::SignedObject;
 
 /// What the client asked to receive.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -60,23 +52,135 @@ struct SignedJson<'a> {
     expires_at: u64,
 }
 
-pub fn signed(grant: &Grant, wants: Wants) -> Result<Response, AppError> {
+/// `/files`: a 302 to the signed URL, or `{"url", "expires_at"}`.
+pub fn signed(allowed: &Allowed<SignedObject>, wants: Wants) -> Result<Response, AppError> {
+    let signed = &allowed.signed;
     let mut response = match wants {
-        Wants::Json => {
-            let body = SignedJson {
-                url: &grant.signed.url,
-                expires_at: grant.signed.expires_at,
-            };
-            axum::Json(body).into_response()
-        }
-        Wants::Redirect | Wants::Html => {
-            let location = HeaderValue::from_str(&grant.signed.url)
-                .map_err(|_| AppError::internal("signed URL is not a header value"))?;
-            let mut r = StatusCode::FOUND.into_response();
-            r.headers_mut().insert(header::LOCATION, location);
-            r
-        }
+        Wants::Json => axum::Json(SignedJson {
+            url: &signed.url,
+            expires_at: signed.expires_at,
+        })
+        .into_response(),
+        Wants::Redirect | Wants::Html => redirect(&signed.url)?,
     };
-    private_headers(response.headers_mut());
+    private(response.headers_mut());
     Ok(response)
+}
+
+/// `/auth`: 200 with the signed URL in `X-Signed-Url` and the subject in `X-Auth-User`, for the
+/// proxy to redirect to or pass on.
+pub fn forward_auth(allowed: &Allowed<SignedObject>) -> Result<Response, AppError> {
+    let mut response = StatusCode::OK.into_response();
+    let h = response.headers_mut();
+    private(h);
+    let url = HeaderValue::from_str(&allowed.signed.url)
+        .map_err(|_| AppError::internal("signed URL is not a header value"))?;
+    h.insert("x-signed-url", url);
+    if let Principal::User(user) = &allowed.principal {
+        h.insert("x-auth-user", header_safe(&user.subject));
+    }
+    Ok(response)
+}
+
+#[derive(Serialize)]
+struct BatchResponse<'a> {
+    results: Vec<Item<'a>>,
+}
+
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Item<'a> {
+    Signed {
+        key: &'a str,
+        url: &'a str,
+        expires_at: u64,
+    },
+    Refused {
+        key: &'a str,
+        error: &'static str,
+        status: u16,
+    },
+}
+
+/// `/sign`: one result per key, in order: a signed URL or that key's refusal.
+pub fn batch(keys: &[String], results: &[Result<SignedObject, AppError>]) -> Response {
+    let results = keys
+        .iter()
+        .zip(results)
+        .map(|(key, outcome)| match outcome {
+            Ok(signed) => Item::Signed {
+                key,
+                url: &signed.url,
+                expires_at: signed.expires_at,
+            },
+            Err(err) => Item::Refused {
+                key,
+                error: err.code(),
+                status: err.status().as_u16(),
+            },
+        })
+        .collect();
+    let mut response = axum::Json(BatchResponse { results }).into_response();
+    private(response.headers_mut());
+    response
+}
+
+#[derive(Serialize)]
+struct CookieJson<'a> {
+    resource: &'a str,
+    expires_at: u64,
+    cookies: Vec<NameValue<'a>>,
+}
+
+#[derive(Serialize)]
+struct NameValue<'a> {
+    name: &'a str,
+    value: &'a str,
+}
+
+/// `/cookies`: the signed cookies as `Set-Cookie`, with a 302 to `next` or a JSON body.
+pub fn cookies(allowed: &Allowed<FolderGrant>) -> Result<Response, AppError> {
+    let grant = &allowed.signed;
+    let signed = &grant.cookies;
+    let mut response = match &grant.next {
+        Some(location) => redirect(location)?,
+        None => axum::Json(CookieJson {
+            resource: &signed.resource,
+            expires_at: signed.expires_at,
+            cookies: signed
+                .cookies
+                .0
+                .iter()
+                .map(|(name, value)| NameValue { name, value })
+                .collect(),
+        })
+        .into_response(),
+    };
+    for cookie in signed.set_cookie_headers(&grant.distribution.cookies) {
+        let value = HeaderValue::from_str(&cookie).map_err(|_| AppError::internal("bad cookie"))?;
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+    private(response.headers_mut());
+    Ok(response)
+}
+
+fn redirect(location: &str) -> Result<Response, AppError> {
+    let location = HeaderValue::from_str(location)
+        .map_err(|_| AppError::internal("signed URL is not a header value"))?;
+    let mut r = StatusCode::FOUND.into_response();
+    r.headers_mut().insert(header::LOCATION, location);
+    Ok(r)
+}
+
+/// A subject as a header value: visible ASCII kept, anything else percent-encoded.
+fn header_safe(subject: &str) -> HeaderValue {
+    let mut out = String::with_capacity(subject.len());
+    for &b in subject.as_bytes() {
+        if b.is_ascii_graphic() && b != b'%' {
+            out.push(b as char);
+        } else {
+            push_escape(&mut out, b);
+        }
+    }
+    HeaderValue::from_str(&out).unwrap_or(HeaderValue::from_static("-"))
 }

@@ -11,7 +11,23 @@ use tracing::Span;
 use tracing_appender::non_blocking::WorkerGuard;
 use tracing_subscriber::EnvFilter;
 
-use crate::config::LogSettings;
+/// How the service logs: an `EnvFilter` directive (`info`, `signgate=debug,warn`...) and the
+/// line format. Owned here; the configuration checks the directive and fills this in.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LogSettings {
+    pub level: String,
+    pub format: LogFormat,
+}
+
+/// `log.format`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// One JSON object per line (the default).
+    Json,
+    /// Human-readable lines, for a terminal.
+    Text,
+}
 
 /// Lines queued for the log thread at most. A full queue makes the logging request wait
 /// (nothing is dropped while the process runs); a crash (SIGKILL, out of memory) loses what is
@@ -33,7 +49,7 @@ pub fn init(log: &LogSettings) -> WorkerGuard {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(writer);
-    let _ = if log.json {
+    let _ = if log.format == LogFormat::Json {
         builder
             .json()
             .flatten_event(true)

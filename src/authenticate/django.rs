@@ -19,9 +19,11 @@ use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 use super::credentials::{find_cookie, CookieLookup};
+use super::settings::{DjangoSessionSettings, DjangoStoreSettings};
 use super::{session_user, AuthFailure, AuthOutcome};
 use crate::backend::sql::SqlPool;
 use crate::backend::BackendHealth;
+use crate::metrics::Metrics;
 
 pub const DB_SALT: &str = "django.contrib.sessions.SessionStore";
 pub const SIGNED_COOKIES_SALT: &str = "django.contrib.sessions.backends.signed_cookies";
@@ -149,6 +151,33 @@ pub struct DjangoSessions {
 }
 
 impl DjangoSessions {
+    /// The signer from the keys, and for the database backend a pool that connects on first use.
+    pub fn new(s: &DjangoSessionSettings, metrics: &Metrics) -> anyhow::Result<Self> {
+        let store = match &s.store {
+            DjangoStoreSettings::Database { url, table, pool } => DjangoStore::Database {
+                pool: SqlPool::connect_lazy(url.expose(), *pool)
+                    .map_err(|e| anyhow::anyhow!("auth.django_session.database_url: {e}"))?,
+                table: table.clone(),
+                query_timeout: pool.query_timeout,
+                health: Arc::new(BackendHealth::new("django_session", metrics)),
+            },
+            DjangoStoreSettings::SignedCookies { max_age } => {
+                DjangoStore::SignedCookies { max_age: *max_age }
+            }
+        };
+        let fallbacks: Vec<Vec<u8>> = s
+            .secret_key_fallbacks
+            .iter()
+            .map(|f| f.expose().clone())
+            .collect();
+        Ok(DjangoSessions {
+            cookie: s.cookie.clone(),
+            signer: DjangoSigner::new(&s.salt, s.secret_key.expose(), &fallbacks),
+            store,
+            claim_fields: s.claim_fields.clone(),
+        })
+    }
+
     pub async fn authenticate(&self, headers: &HeaderMap, now: u64) -> Option<AuthOutcome> {
         let reject = |f| Some(AuthOutcome::Rejected(f));
         let value = match find_cookie(headers, &self.cookie) {

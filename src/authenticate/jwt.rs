@@ -7,7 +7,6 @@
 //! requests with the very same bytes skip the signature check but not the time checks.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use http::HeaderMap;
 use jsonwebtoken::errors::ErrorKind;
@@ -17,7 +16,10 @@ use serde_json::{Map, Value};
 
 use super::credentials::{bearer_or_cookie, Found};
 use super::jwks::{JwksCache, KeyLookup};
+use super::settings::{IssuerKeySource, IssuerSettings, JwtSettings};
+pub use super::verified_tokens::VerifiedTokens;
 use super::{AuthFailure, AuthOutcome, User};
+use crate::metrics::Metrics;
 
 /// Where an issuer's verification keys come from.
 pub enum IssuerKeys {
@@ -35,6 +37,44 @@ pub struct Issuer {
 }
 
 impl Issuer {
+    /// The issuer `settings` describe. A JWKS cache of `previous` (a configuration a reload
+    /// replaces) is reused when it is this issuer's with the same source.
+    pub fn from_config<'a>(
+        settings: &IssuerSettings,
+        mut previous: impl Iterator<Item = &'a Issuer>,
+    ) -> anyhow::Result<Self> {
+        let keys = match &settings.keys {
+            IssuerKeySource::Hmac(secret) => IssuerKeys::Static(
+                DecodingKey::from_secret(secret.expose())
+                    .map_err(|e| anyhow::anyhow!("issuer {:?}: {e}", settings.issuer))?,
+            ),
+            IssuerKeySource::PublicKey(key) => IssuerKeys::Static(key.expose().clone()),
+            IssuerKeySource::Jwks {
+                source,
+                min_refresh,
+            } => {
+                let kept = previous.find_map(|old| match &old.keys {
+                    IssuerKeys::Jwks(cache)
+                        if old.issuer == settings.issuer && cache.source() == source =>
+                    {
+                        Some(cache.clone())
+                    }
+                    _ => None,
+                });
+                IssuerKeys::Jwks(
+                    kept.unwrap_or_else(|| Arc::new(JwksCache::new(source.clone(), *min_refresh))),
+                )
+            }
+        };
+        Ok(Issuer::new(
+            settings.issuer.clone(),
+            settings.audience.clone(),
+            settings.algorithms.clone(),
+            keys,
+            settings.leeway_seconds,
+        ))
+    }
+
     pub fn new(
         issuer: String,
         audience: Vec<String>,
@@ -72,116 +112,34 @@ pub struct JwtAuthenticator {
     pub verified: Option<VerifiedTokens>,
 }
 
-/// Tokens that passed every check, keyed by their exact text (any other byte is another key, so
-/// a forged variant of a cached token is never a hit). An entry lives at most `ttl` and is only
-/// used while the token's own `exp`/`nbf` still hold under the issuer's leeway, with the clock
-/// the JWT library itself uses; failures are never cached. The cache belongs to one
-/// configuration: a reload builds a new, empty one.
-pub struct VerifiedTokens {
-    cache: moka::sync::Cache<String, Arc<Verified>>,
-}
-
-struct Verified {
-    user: Arc<User>,
-    exp: u64,
-    nbf: Option<u64>,
-    leeway: u64,
-}
-
-/// Requests answered from [`VerifiedTokens`], and tokens verified in full while it was enabled.
-pub static TOKEN_CACHE_HITS: std::sync::LazyLock<prometheus_client::metrics::counter::Counter> =
-    std::sync::LazyLock::new(Default::default);
-pub static TOKEN_CACHE_MISSES: std::sync::LazyLock<prometheus_client::metrics::counter::Counter> =
-    std::sync::LazyLock::new(Default::default);
-
-/// Approximate heap bytes held by a decoded JSON value.
-fn value_bytes(v: &Value) -> usize {
-    const NODE: usize = 32;
-    match v {
-        Value::String(s) => NODE + s.len(),
-        Value::Array(a) => NODE + a.iter().map(value_bytes).sum::<usize>(),
-        Value::Object(m) => {
-            NODE + m
-                .iter()
-                .map(|(k, v)| k.len() + 48 + value_bytes(v))
-                .sum::<usize>()
-        }
-        _ => NODE,
-    }
-}
-
-/// Tokens longer than this are verified every time rather than cached.
-const MAX_CACHED_TOKEN_BYTES: usize = 4096;
-
-impl VerifiedTokens {
-    pub fn new(ttl: Duration, max_bytes: u64) -> Self {
-        let cache = moka::sync::Cache::builder()
-            .time_to_live(ttl)
-            .max_capacity(max_bytes)
-            .weigher(|token: &String, v: &Arc<Verified>| {
-                // The key, the decoded claims (every name and value, with per-node overhead:
-                // a long `groups` list weighs what it holds) and fixed overhead.
-                let claims: usize = v
-                    .user
-                    .claims
-                    .iter()
-                    .map(|(k, v)| k.len() + 48 + value_bytes(v))
-                    .sum();
-                u32::try_from(token.len() + claims + v.user.subject.len() + 160).unwrap_or(u32::MAX)
-            })
-            .build();
-        VerifiedTokens { cache }
-    }
-
-    fn get(&self, token: &str, now: u64) -> Option<Arc<User>> {
-        let user = self.cache.get(token).and_then(|hit| {
-            // The library's own rules: expired when exp < now - leeway, early when
-            // nbf > now + leeway (`Issuer::new` leaves reject_tokens_expiring_in_less_than at
-            // 0; a change there must be mirrored here).
-            let fresh = hit.exp >= now.saturating_sub(hit.leeway)
-                && hit
-                    .nbf
-                    .is_none_or(|nbf| nbf <= now.saturating_add(hit.leeway));
-            fresh.then(|| hit.user.clone())
-        });
-        match user {
-            Some(_) => TOKEN_CACHE_HITS.inc(),
-            None => TOKEN_CACHE_MISSES.inc(),
-        };
-        user
-    }
-
-    fn insert(&self, token: &str, user: Arc<User>, leeway: u64) {
-        if token.len() > MAX_CACHED_TOKEN_BYTES {
-            return;
-        }
-        // The library has validated both as whole seconds; anything else is not cached.
-        let Some(exp) = user.claims.get("exp").and_then(Value::as_u64) else {
-            return;
-        };
-        let nbf = match user.claims.get("nbf") {
-            None => None,
-            Some(v) => match v.as_u64() {
-                Some(n) => Some(n),
-                None => return,
-            },
-        };
-        let entry = Verified {
-            user,
-            exp,
-            nbf,
-            leeway,
-        };
-        self.cache.insert(token.to_owned(), Arc::new(entry));
-    }
-}
-
 #[derive(Deserialize)]
 struct IssuerPeek {
     iss: Option<Value>,
 }
 
 impl JwtAuthenticator {
+    /// The issuers `settings` list, reusing the JWKS caches of `previous` issuers where their
+    /// source is unchanged.
+    pub fn new<'a>(
+        settings: &JwtSettings,
+        token_cookie: Option<&str>,
+        previous: Option<impl Iterator<Item = &'a Issuer> + Clone>,
+        metrics: &Metrics,
+    ) -> anyhow::Result<Self> {
+        let issuers = settings
+            .issuers
+            .iter()
+            .map(|i| Issuer::from_config(i, previous.clone().into_iter().flatten()))
+            .collect::<anyhow::Result<_>>()?;
+        Ok(JwtAuthenticator {
+            issuers,
+            token_cookie: token_cookie.map(str::to_owned),
+            verified: settings
+                .verified_cache
+                .map(|c| VerifiedTokens::new(c.ttl, c.max_bytes, metrics.token_cache.clone())),
+        })
+    }
+
     pub async fn authenticate(&self, headers: &HeaderMap) -> Option<AuthOutcome> {
         let token = match bearer_or_cookie(headers, self.token_cookie.as_deref()) {
             Found::None => return None,
@@ -294,24 +252,5 @@ fn map_error(kind: &ErrorKind) -> AuthFailure {
         | ErrorKind::InvalidEcdsaKey
         | ErrorKind::InvalidRsaKey(_) => AuthFailure::Signature,
         _ => AuthFailure::Malformed,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn claim_values_count_toward_the_cache_weight() {
-        let groups: Vec<Value> = (0..200)
-            .map(|i| Value::String(format!("group-{i:04}")))
-            .collect();
-        let small = serde_json::json!("x");
-        let large = Value::Array(groups);
-        // 200 strings of 10 bytes, each with its node: far more than the name alone.
-        assert!(value_bytes(&large) >= 200 * (32 + 10));
-        assert!(value_bytes(&large) > 100 * value_bytes(&small));
-        let nested = serde_json::json!({"realm": {"roles": ["a", "b"]}});
-        assert!(value_bytes(&nested) > value_bytes(&serde_json::json!(["a", "b"])));
     }
 }

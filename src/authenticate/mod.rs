@@ -7,11 +7,16 @@ pub mod django;
 pub mod jwks;
 pub mod jwt;
 pub mod redis_session;
+pub mod settings;
+pub mod verified_tokens;
 
 use std::sync::Arc;
 
 use http::HeaderMap;
 use serde_json::{Map, Value};
+
+use crate::metrics::Metrics;
+use settings::{AuthSettings, MethodSettings};
 
 /// A caller whose credential checked out.
 #[derive(Clone, Debug)]
@@ -179,6 +184,58 @@ impl Authenticator {
 pub struct Authenticators(pub Vec<Authenticator>);
 
 impl Authenticators {
+    /// Builds the authenticators (pools, caches, verification keys). The JWKS already fetched
+    /// by `previous` (the configuration a reload replaces) is kept for every issuer whose key
+    /// source did not change, so a reload never leaves a window without keys.
+    pub fn from_config(
+        settings: &AuthSettings,
+        previous: Option<&Authenticators>,
+        metrics: &Metrics,
+    ) -> anyhow::Result<Self> {
+        let token_cookie = settings.token_cookie.as_deref();
+        settings
+            .methods
+            .iter()
+            .map(|method| {
+                Ok(match method {
+                    MethodSettings::Jwt(jwt) => Authenticator::Jwt(jwt::JwtAuthenticator::new(
+                        jwt,
+                        token_cookie,
+                        previous.map(Authenticators::issuers),
+                        metrics,
+                    )?),
+                    MethodSettings::RedisSession(r) => {
+                        Authenticator::RedisSession(redis_session::RedisSessions::new(r, metrics)?)
+                    }
+                    MethodSettings::DjangoSession(d) => {
+                        Authenticator::DjangoSession(django::DjangoSessions::new(d, metrics)?)
+                    }
+                })
+            })
+            .collect::<anyhow::Result<_>>()
+            .map(Authenticators)
+    }
+
+    /// Every JWT issuer, whichever authenticator holds it.
+    pub fn issuers(&self) -> impl Iterator<Item = &jwt::Issuer> + Clone {
+        self.0.iter().flat_map(|a| match a {
+            Authenticator::Jwt(j) => j.issuers.as_slice(),
+            _ => &[],
+        })
+    }
+
+    /// Starts fetching every JWKS not fetched yet in the background (readiness waits for them).
+    pub fn start_background_fetches(&self) {
+        for issuer in self.issuers() {
+            // A cache carried over from before a reload already has its refresh loop.
+            if let jwt::IssuerKeys::Jwks(cache) = &issuer.keys {
+                if !cache.is_ready() {
+                    tokio::spawn(cache.clone().fetch_until_ready());
+                }
+            }
+        }
+    }
+
     pub async fn authenticate(&self, headers: &HeaderMap, now: u64) -> AuthOutcome {
         for authenticator in &self.0 {
             if let Some(outcome) = authenticator.authenticate(headers, now).await {

@@ -10,14 +10,11 @@ use http::HeaderMap;
 use serde_json::{Map, Value};
 
 use super::credentials::{find_cookie, CookieLookup};
+use super::settings::RedisSessionSettings;
+use super::settings::SessionFormat;
 use super::{session_user, AuthFailure, AuthOutcome};
 use crate::backend::BackendHealth;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SessionFormat {
-    Json,
-    Hash,
-}
+use crate::metrics::Metrics;
 
 pub struct RedisSessions {
     pub cookie: String,
@@ -37,6 +34,34 @@ enum Fetch {
 }
 
 impl RedisSessions {
+    /// A pool that connects on first use (signgate starts, and fails closed, while Redis is down).
+    pub fn new(s: &RedisSessionSettings, metrics: &Metrics) -> anyhow::Result<Self> {
+        let p = s.pool;
+        let mut cfg = deadpool_redis::Config::from_url(s.url.expose().as_str());
+        cfg.pool = Some(deadpool_redis::PoolConfig {
+            max_size: p.max_connections as usize,
+            timeouts: deadpool_redis::Timeouts {
+                wait: Some(p.connect_timeout),
+                create: Some(p.connect_timeout),
+                recycle: Some(p.connect_timeout),
+            },
+            ..Default::default()
+        });
+        let pool = cfg
+            .create_pool(Some(deadpool_redis::Runtime::Tokio1))
+            .map_err(|e| anyhow::anyhow!("auth.redis_session.url: {e}"))?;
+        Ok(RedisSessions {
+            cookie: s.cookie.clone(),
+            key_prefix: s.key_prefix.clone(),
+            format: s.format,
+            subject_field: s.subject_field.clone(),
+            claim_fields: s.claim_fields.clone(),
+            pool,
+            query_timeout: p.query_timeout,
+            health: Arc::new(BackendHealth::new("redis_session", metrics)),
+        })
+    }
+
     pub async fn authenticate(&self, headers: &HeaderMap) -> Option<AuthOutcome> {
         let reject = |f| Some(AuthOutcome::Rejected(f));
         let id = match find_cookie(headers, &self.cookie) {

@@ -4,42 +4,49 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use crate::config::Settings;
-use crate::startup::Application;
+use crate::app::App;
+use crate::config::Config;
+use crate::service::Service;
+use crate::startup::{run_until_stopped, Listeners};
 
 pub fn serve(config: &Path) -> anyhow::Result<ExitCode> {
-    let settings = Settings::load(config)?;
-    let _log_guard = crate::telemetry::init(&settings.log);
+    let config = Config::load(config)?;
+    let _log_guard = crate::telemetry::init(&config.log);
     let mut runtime = tokio::runtime::Builder::new_multi_thread();
     runtime.enable_all();
-    if settings.server.worker_threads > 0 {
-        runtime.worker_threads(settings.server.worker_threads);
+    if config.server.worker_threads > 0 {
+        runtime.worker_threads(config.server.worker_threads);
     }
     runtime.build()?.block_on(async move {
-        let app = Application::build(settings).await?;
-        app.run_until_stopped().await
+        let listeners = Listeners::bind(&config.server).await?;
+        let service = Service::start(&config).await?;
+        run_until_stopped(service, listeners).await
     })?;
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn check_config(config: &Path) -> anyhow::Result<ExitCode> {
+/// Everything `serve` checks before it listens: the configuration, its keys and secrets, the
+/// parts built from it, and each grant query against its database.
+pub fn check_config(path: &Path) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let settings = runtime.block_on(async {
-        let settings = Settings::load(config)?;
-        for problem in settings.check_backends().await? {
+    let config = runtime.block_on(async {
+        let config = Config::load(path)?;
+        let app = App::build(&config, None)
+            .map_err(|e| anyhow::anyhow!("configuration {}: {e:#}", path.display()))?;
+        for problem in app.check_backends().await? {
             eprintln!("warning: {problem} (signgate would start and fail closed until it answers)");
         }
-        anyhow::Ok(settings)
+        anyhow::Ok(config)
     })?;
     println!(
         "configuration {} is valid: {} key set(s), {} distribution(s), {} rule(s){}",
-        config.display(),
-        settings.key_sets.len(),
-        settings.distributions.len(),
-        settings.rules.rules.len(),
-        if settings.dev {
+        path.display(),
+        config.key_sets.len(),
+        config.distributions.len(),
+        config.rules.len(),
+        if config.dev {
             " (dev setup: demo keys and inline secrets allowed)"
         } else {
             ""

@@ -7,7 +7,8 @@ use anyhow::{bail, Context};
 use clap::Args;
 use serde_json::{Map, Value};
 
-use crate::config::Settings;
+use crate::authenticate::settings::{IssuerKeySource, MethodSettings};
+use crate::config::Config;
 
 #[derive(Args, Debug)]
 pub struct TokenArgs {
@@ -23,8 +24,22 @@ pub struct TokenArgs {
 }
 
 pub fn run(config: &Path, args: TokenArgs) -> anyhow::Result<ExitCode> {
-    let settings = Settings::load(config)?;
-    let Some(minter) = settings.token_minters.first() else {
+    let config = Config::load(config)?;
+    // The first issuer with an HS* secret.
+    let minter = config
+        .auth
+        .methods
+        .iter()
+        .filter_map(|m| match m {
+            MethodSettings::Jwt(jwt) => Some(&jwt.issuers),
+            _ => None,
+        })
+        .flatten()
+        .find_map(|issuer| match &issuer.keys {
+            IssuerKeySource::Hmac(secret) => Some((issuer, secret)),
+            _ => None,
+        });
+    let Some((issuer, secret)) = minter else {
         bail!("the configuration has no issuer with an HS* secret to sign tokens with");
     };
     let now = crate::clock::Clock::System.now();
@@ -46,14 +61,14 @@ pub fn run(config: &Path, args: TokenArgs) -> anyhow::Result<ExitCode> {
         }
     }
     claims.insert("sub".into(), args.sub.into());
-    claims.insert("iss".into(), minter.issuer.clone().into());
-    if let Some(aud) = minter.audience.first() {
+    claims.insert("iss".into(), issuer.issuer.clone().into());
+    if let Some(aud) = issuer.audience.first() {
         claims.insert("aud".into(), aud.clone().into());
     }
     claims.insert("iat".into(), now.into());
     claims.insert("exp".into(), (now + args.ttl).into());
-    let header = jsonwebtoken::Header::new(minter.algorithm);
-    let key = jsonwebtoken::EncodingKey::from_secret(&minter.secret)?;
+    let header = jsonwebtoken::Header::new(issuer.algorithms[0]);
+    let key = jsonwebtoken::EncodingKey::from_secret(secret.expose())?;
     println!("{}", jsonwebtoken::encode(&header, &claims, &key)?);
     Ok(ExitCode::SUCCESS)
 }

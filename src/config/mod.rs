@@ -1,112 +1,93 @@
-//! Configuration: one commented TOML file plus `SIGNGATE_...` environment overrides, parsed once
-//! into typed values (keys loaded, patterns compiled). A bad value stops the start with a
-//! message that names its key.
+//! Configuration: one commented TOML file plus `SIGNGATE_SECTION__KEY` environment overrides,
+//! parsed once into a plain-data [`Config`]. Every choice is a serde enum; every value is checked
+//! here, with the key named in the message; files and environment variables named by the file
+//! (keys, secrets, database URLs) are read here too, so a bad setup stops the start.
+//!
+//! Nothing here builds live parts (pools, caches, HTTP clients) or talks to the network: each
+//! module builds itself from its section (`App::build` in `app.rs`). One file per section,
+//! holding its raw serde struct and its checks:
+//! [`server`], [`log`], [`limits`], [`auth`], [`signing`] (key sets and distributions),
+//! [`rules`] and [`grants`].
 
-mod raw;
-mod validate;
+mod auth;
+mod grants;
+mod limits;
+mod log;
+mod rules;
+mod server;
+mod signing;
+mod sources;
 
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
 use figment::providers::{Env, Format, Toml};
 use figment::Figment;
-use ipnet::IpNet;
-use jsonwebtoken::Algorithm;
+use serde::Deserialize;
 use signgate_cloudfront::KeySet;
 
-use crate::authenticate::Authenticators;
-use crate::authorize::Rules;
-use crate::sign::Distribution;
+use crate::authenticate::settings::AuthSettings;
+use crate::authorize::sql_grant::GrantSettings;
+use crate::authorize::RuleSettings;
+use crate::clock::Clock;
+use crate::rate_limit::LimitSettings;
+use crate::sign::{Distribution, TargetSettings};
+use crate::telemetry::LogSettings;
 
-pub use raw::RawConfig;
+pub use server::ServerConfig;
+pub use signing::DEMO_KEY_MARKER;
 
-/// Everything the service needs, validated.
-pub struct Settings {
+/// Everything the service is built from, checked.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// A development setup: demo keys and inline secrets allowed.
     pub dev: bool,
-    pub server: ServerSettings,
+    pub server: ServerConfig,
     pub log: LogSettings,
     pub limits: LimitSettings,
-    pub authenticators: Authenticators,
-    pub rules: Rules,
+    pub auth: AuthSettings,
     pub key_sets: Vec<(String, Arc<KeySet>)>,
     pub distributions: Vec<Arc<Distribution>>,
-    /// HS* issuers with their secrets, for `signgate token`.
-    pub token_minters: Vec<TokenMinter>,
-    /// The file this came from (reloaded on SIGHUP).
+    /// The rules in order, each with what it signs with.
+    pub rules: Vec<(RuleSettings, TargetSettings)>,
+    pub grants: Vec<GrantSettings>,
+    /// The file this came from (re-read on SIGHUP).
     pub source: PathBuf,
-    pub grants: Vec<Arc<crate::grants::SqlGrant>>,
     /// The time source; the system clock except in tests.
-    pub clock: crate::clock::Clock,
+    pub clock: Clock,
 }
 
-impl Settings {
-    /// Checks what can only be checked against the live backends: every grant query prepares.
-    /// A backend that cannot be reached is reported, not fatal: signgate starts, fails closed
-    /// and says so in /readyz until it answers.
-    pub async fn check_backends(&self) -> anyhow::Result<Vec<String>> {
-        let mut unreachable = Vec::new();
-        for grant in &self.grants {
-            match grant.validate().await {
-                Ok(()) => {}
-                Err(crate::backend::sql::SqlError::Db(sqlx::Error::Database(e))) => {
-                    anyhow::bail!(
-                        "grants: {:?}: the query does not prepare: {}",
-                        grant.name,
-                        e.message()
-                    )
-                }
-                Err(e) => unreachable.push(format!("grant {:?}: {e}", grant.name)),
-            }
-        }
-        Ok(unreachable)
-    }
+/// The file as written, before checks. Unknown keys are refused so that a typo cannot silently
+/// drop a setting.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    #[serde(default)]
+    dev: bool,
+    server: server::RawServer,
+    #[serde(default)]
+    log: log::RawLog,
+    #[serde(default)]
+    limits: limits::RawLimits,
+    auth: auth::RawAuth,
+    #[serde(default)]
+    key_sets: Vec<signing::RawKeySet>,
+    #[serde(default)]
+    distributions: Vec<signing::RawDistribution>,
+    #[serde(default)]
+    rules: Vec<rules::RawRule>,
+    #[serde(default)]
+    grants: Vec<grants::RawGrant>,
 }
 
-pub struct ServerSettings {
-    pub listen: SocketAddr,
-    pub metrics_listen: Option<SocketAddr>,
-    pub files_prefix: String,
-    pub public_url: String,
-    pub login_url: Option<String>,
-    pub trusted_proxies: Vec<IpNet>,
-    pub max_key_bytes: usize,
-    pub request_timeout: Duration,
-    pub shutdown_grace: Duration,
-    pub worker_threads: usize,
-    pub max_batch_keys: usize,
-}
-
-pub struct LogSettings {
-    pub level: String,
-    pub json: bool,
-}
-
-#[derive(Clone, Copy)]
-pub struct LimitSettings {
-    pub per_subject_per_second: u32,
-    pub per_subject_burst: u32,
-    pub per_ip_per_second: u32,
-    pub per_ip_burst: u32,
-}
-
-/// An HS* issuer's secret, to mint demo tokens.
-pub struct TokenMinter {
-    pub issuer: String,
-    pub audience: Vec<String>,
-    pub algorithm: Algorithm,
-    pub secret: Vec<u8>,
-}
-
-impl Settings {
-    /// Reads `path`, applies `SIGNGATE_...` environment overrides, validates.
-    pub fn load(path: &Path) -> anyhow::Result<Settings> {
+impl Config {
+    /// Reads `path`, applies `SIGNGATE_...` environment overrides, checks.
+    pub fn load(path: &Path) -> anyhow::Result<Config> {
         Self::load_with(path, Figment::new())
     }
 
-    /// As [`Settings::load`], with `overrides` merged last (tests use it to set ports).
-    pub fn load_with(path: &Path, overrides: Figment) -> anyhow::Result<Settings> {
+    /// As [`Config::load`], with `overrides` merged last (tests use it to set ports).
+    pub fn load_with(path: &Path, overrides: Figment) -> anyhow::Result<Config> {
         let text = std::fs::read_to_string(path).map_err(|e| {
             anyhow::anyhow!("cannot read the configuration file {}: {e}", path.display())
         })?;
@@ -117,9 +98,44 @@ impl Settings {
             .extract()
             .map_err(|e| anyhow::anyhow!("configuration {}: {}", path.display(), describe(e)))?;
         let base = path.parent().unwrap_or(Path::new("."));
-        validate::validate(raw, base, path)
+        check(raw, base, path)
             .map_err(|e| anyhow::anyhow!("configuration {}: {e:#}", path.display()))
     }
+}
+
+fn check(raw: RawConfig, base: &Path, source: &Path) -> anyhow::Result<Config> {
+    let dev = raw.dev;
+    let server = raw.server.check()?;
+    let key_sets = signing::key_sets(&raw.key_sets, base, dev)?;
+    let distributions = signing::distributions(&raw.distributions, &key_sets, &server.public_url)?;
+    let grant_names: Vec<&str> = raw.grants.iter().map(|g| g.name.as_str()).collect();
+    let rules = raw
+        .rules
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            r.check(
+                &format!("rules[{i}]"),
+                &distributions,
+                &key_sets,
+                &grant_names,
+                server.deny_as_not_found,
+            )
+        })
+        .collect::<anyhow::Result<_>>()?;
+    Ok(Config {
+        dev,
+        log: raw.log.check()?,
+        limits: raw.limits.check(),
+        auth: raw.auth.check(base, dev)?,
+        grants: grants::check(&raw.grants)?,
+        server,
+        key_sets,
+        distributions,
+        rules,
+        source: source.to_path_buf(),
+        clock: Clock::System,
+    })
 }
 
 /// `SIGNGATE_SECTION__KEY=value`. Variables that are not settings are left alone.
@@ -136,11 +152,24 @@ fn is_setting(key: &str) -> bool {
     !matches!(key.as_str(), "config" | "key_passphrase") && !key.starts_with("test_")
 }
 
-/// figment's error, one line per problem, with the key named.
+/// figment's error, one line per problem, with the key named as the checks name it
+/// (`rules[0].access`).
 fn describe(err: figment::Error) -> String {
     err.into_iter()
         .map(|e| {
-            let key = e.path.join(".");
+            let key = e.path.iter().fold(String::new(), |mut key, part| {
+                if part.bytes().all(|b| b.is_ascii_digit()) && !key.is_empty() {
+                    key.push('[');
+                    key.push_str(part);
+                    key.push(']');
+                } else {
+                    if !key.is_empty() {
+                        key.push('.');
+                    }
+                    key.push_str(part);
+                }
+                key
+            });
             let source = e
                 .metadata
                 .as_ref()

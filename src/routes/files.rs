@@ -1,60 +1,37 @@
 //! `GET|HEAD {files_prefix}/{key...}`: 302 to the signed URL, or JSON for apps.
 
-use std::net::SocketAddr;
+use axum::extract::Request;
+use axum::http::Uri;
+use axum::response::Response;
 
-use axum::extract::{ConnectInfo, Request, State};
-use axum::response::{IntoResponse, Response};
-
-use crate::client_ip::client_ip;
+use crate::config::ServerConfig;
 use crate::error::AppError;
-use crate::grant::{grant, ObjectRequest};
+use crate::flow::{sign_object, Caller, ObjectRequest};
 use crate::respond::{self, Wants};
-use crate::state::AppState;
 
-pub async fn get_object(
-    State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    request: Request,
-) -> Response {
-    let app = state.app.load_full();
-    let server = &app.settings.server;
+pub async fn get_object(caller: Caller, request: Request) -> Response {
+    let server = &caller.app.server;
     let wants = Wants::from_headers(request.headers());
     let uri = request.uri();
-    let raw_key = uri
-        .path()
-        .strip_prefix(server.files_prefix.as_str())
-        .and_then(|p| p.strip_prefix('/'))
-        .unwrap_or_default();
     let req = ObjectRequest {
-        raw_key,
+        raw_key: uri
+            .path()
+            .strip_prefix(server.files_prefix.as_str())
+            .and_then(|p| p.strip_prefix('/'))
+            .unwrap_or_default(),
         query: uri.query(),
         headers: request.headers(),
-        client_ip: client_ip(peer.ip(), request.headers(), &server.trusted_proxies),
     };
-    let result = grant(&app, &state.metrics, req)
+    let result = sign_object(&caller, req)
         .await
-        .and_then(|g| respond::signed(&g, wants));
-    match result {
-        Ok(response) => {
-            state.metrics.request("files", "signed");
-            response
-        }
-        Err(err) => {
-            state.metrics.request("files", err.code());
-            login_redirect(err, wants, &app, uri).into_response()
-        }
-    }
+        .and_then(|allowed| respond::signed(&allowed, wants))
+        .map_err(|err| login_redirect(err, wants, server, uri));
+    super::answer(&caller.app.metrics, "files", "signed", result)
 }
 
 /// A browser that is not signed in goes to the login page, with `next` pointing back here (built
 /// from the configured public URL and the validated path, never from request headers).
-fn login_redirect(
-    err: AppError,
-    wants: Wants,
-    app: &crate::state::App,
-    uri: &axum::http::Uri,
-) -> AppError {
-    let server = &app.settings.server;
+fn login_redirect(err: AppError, wants: Wants, server: &ServerConfig, uri: &Uri) -> AppError {
     match (err, wants, &server.login_url) {
         (
             AppError::Unauthenticated {

@@ -5,76 +5,51 @@
 //! `X-Auth-User`), 401 or 403, and nothing else: nginx turns any other status from an auth
 //! subrequest into a 500.
 
-use std::net::SocketAddr;
+use axum::http::HeaderMap;
+use axum::response::Response;
 
-use axum::extract::{ConnectInfo, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
-
-use crate::client_ip::{canonical, client_ip, is_trusted};
 use crate::error::AppError;
-use crate::grant::{grant, ObjectRequest};
-use crate::respond::private_headers;
-use crate::state::AppState;
+use crate::flow::{sign_object, Caller, ObjectRequest};
+use crate::respond;
 
-pub async fn check(
-    State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-) -> Response {
-    let app = state.app.load_full();
-    let server = &app.settings.server;
-    let result = if !is_trusted(canonical(peer.ip()), &server.trusted_proxies) {
-        Err(AppError::BadRequest(
-            "untrusted_proxy",
-            "forward authentication is only answered to trusted proxies",
-        ))
-    } else {
-        match original_request(&headers) {
-            Err(e) => Err(e),
-            Ok(target) => match target
-                .path
-                .strip_prefix(server.files_prefix.as_str())
-                .and_then(|p| p.strip_prefix('/'))
-            {
-                None => Err(AppError::BadRequest(
-                    "outside_prefix",
-                    "the original URI is not under the files prefix",
-                )),
-                Some(raw_key) => {
-                    let req = ObjectRequest {
-                        raw_key,
-                        query: target.query,
-                        headers: &headers,
-                        client_ip: client_ip(peer.ip(), &headers, &server.trusted_proxies),
-                    };
-                    grant(&app, &state.metrics, req).await
-                }
-            },
-        }
-    };
+pub async fn check(caller: Caller, headers: HeaderMap) -> Response {
+    let result = forward_auth(&caller, &headers).await;
+    let metrics = &caller.app.metrics;
     match result {
-        Ok(grant) => {
-            state.metrics.request("auth", "signed");
-            let mut response = StatusCode::OK.into_response();
-            let h = response.headers_mut();
-            private_headers(h);
-            match HeaderValue::from_str(&grant.signed.url) {
-                Ok(v) => h.insert("x-signed-url", v),
-                Err(_) => {
-                    return only_401_or_403(AppError::internal("signed URL is not a header value"))
-                }
-            };
-            if let Some(subject) = grant.principal.subject() {
-                h.insert("x-auth-user", header_safe(subject));
-            }
+        Ok(response) => {
+            metrics.request("auth", "signed");
             response
         }
         Err(err) => {
-            state.metrics.request("auth", err.code());
-            only_401_or_403(err)
+            metrics.request("auth", err.code());
+            err.into_forward_auth_response()
         }
     }
+}
+
+async fn forward_auth(caller: &Caller, headers: &HeaderMap) -> Result<Response, AppError> {
+    if !caller.peer_is_trusted_proxy() {
+        return Err(AppError::BadRequest(
+            "untrusted_proxy",
+            "forward authentication is only answered to trusted proxies",
+        ));
+    }
+    let target = original_request(headers)?;
+    let raw_key = target
+        .path
+        .strip_prefix(caller.app.server.files_prefix.as_str())
+        .and_then(|p| p.strip_prefix('/'))
+        .ok_or(AppError::BadRequest(
+            "outside_prefix",
+            "the original URI is not under the files prefix",
+        ))?;
+    let req = ObjectRequest {
+        raw_key,
+        query: target.query,
+        headers,
+    };
+    let allowed = sign_object(caller, req).await?;
+    respond::forward_auth(&allowed)
 }
 
 struct Target<'a> {
@@ -134,49 +109,4 @@ fn original_request(headers: &HeaderMap) -> Result<Target<'_>, AppError> {
         None => (uri, None),
     };
     Ok(Target { path, query })
-}
-
-/// Keeps the answer to 401 or 403, whatever went wrong.
-fn only_401_or_403(err: AppError) -> Response {
-    let err = match err {
-        AppError::Unauthenticated { reason, .. } => AppError::Unauthenticated {
-            reason,
-            login: None,
-        },
-        AppError::Forbidden => AppError::Forbidden,
-        other => {
-            let code = other.code();
-            if let AppError::Internal(detail) = &other {
-                crate::telemetry::with_request_id(|request_id| {
-                    tracing::error!(request_id, detail = %detail, "internal error in forward auth");
-                });
-            }
-            return forbidden_with_code(code);
-        }
-    };
-    err.into_response()
-}
-
-fn forbidden_with_code(code: &'static str) -> Response {
-    let body = format!("{{\"error\":\"{code}\",\"message\":\"access denied\"}}");
-    let mut response = (StatusCode::FORBIDDEN, body).into_response();
-    response.headers_mut().insert(
-        axum::http::header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    private_headers(response.headers_mut());
-    response
-}
-
-/// A subject as a header value: visible ASCII kept, anything else percent-encoded.
-fn header_safe(subject: &str) -> HeaderValue {
-    let mut out = String::with_capacity(subject.len());
-    for &b in subject.as_bytes() {
-        if b.is_ascii_graphic() && b != b'%' {
-            out.push(b as char);
-        } else {
-            crate::object_key::push_escape(&mut out, b);
-        }
-    }
-    HeaderValue::from_str(&out).unwrap_or(HeaderValue::from_static("-"))
 }

@@ -1,12 +1,15 @@
 //! Liveness, readiness, metrics and the fallback.
 
+use std::sync::Arc;
+
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
 use axum::Json;
 use serde_json::json;
 
-use crate::state::AppState;
+use crate::error::AppError;
+use crate::service::Service;
 
 /// Alive: the process answers.
 pub async fn healthz() -> impl IntoResponse {
@@ -15,8 +18,8 @@ pub async fn healthz() -> impl IntoResponse {
 
 /// Ready: keys loaded (they are, or the configuration would not have started), every JWKS
 /// fetched at least once, and every session store and grant database answering.
-pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
-    let app = state.app.load_full();
+pub async fn readyz(State(service): State<Arc<Service>>) -> impl IntoResponse {
+    let app = service.app();
     let waiting = app.readiness().await;
     if waiting.is_empty() {
         (StatusCode::OK, Json(json!({"status": "ready"})))
@@ -28,22 +31,16 @@ pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     }
 }
 
-pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+pub async fn metrics(State(service): State<Arc<Service>>) -> impl IntoResponse {
     (
         [(
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        state.metrics.render(),
+        service.metrics().render(),
     )
 }
 
-pub async fn not_found() -> impl IntoResponse {
-    let mut response = (
-        StatusCode::NOT_FOUND,
-        Json(json!({"error": "no_route", "message": "no such route"})),
-    )
-        .into_response();
-    crate::respond::private_headers(response.headers_mut());
-    response
+pub async fn not_found() -> AppError {
+    AppError::NoRoute
 }

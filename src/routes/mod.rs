@@ -1,44 +1,74 @@
-//! The routes. Each handler only translates HTTP in and out of [`crate::grant`].
+//! The route table. Each handler only translates HTTP in and out of [`crate::flow`]; what every
+//! handler needs first (the current configuration, the client's address, its per-IP limit) comes
+//! from the [`Caller`](crate::flow::Caller) extractor.
 
 mod batch;
+mod caller;
 mod cookies;
 mod files;
 mod forward_auth;
 mod health;
 
-use axum::response::IntoResponse;
+use std::sync::Arc;
+
+use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use axum::Router;
 use tower_http::catch_panic::CatchPanicLayer;
 
-use crate::state::AppState;
+use crate::error::AppError;
+use crate::metrics::Metrics;
+use crate::paths;
+use crate::service::Service;
 
-pub fn router(state: AppState, files_prefix: &str) -> Router {
+/// The main router, with `files_prefix` (checked by the configuration never to collide with a
+/// fixed route) for the object routes.
+pub fn router(service: Arc<Service>, files_prefix: &str) -> Router {
     Router::new()
         .route(&format!("{files_prefix}/{{*key}}"), get(files::get_object))
         .route(&format!("{files_prefix}/"), get(files::get_object))
         .route(
-            &format!("{}/{{*folder}}", cookies::PREFIX),
+            &format!("{}/{{*folder}}", paths::COOKIES),
             get(cookies::get_cookies),
         )
-        .route("/sign", post(batch::sign_many))
-        .route("/auth", any(forward_auth::check))
-        .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
+        .route(paths::SIGN, post(batch::sign_many))
+        .route(paths::AUTH, any(forward_auth::check))
+        .route(paths::HEALTHZ, get(health::healthz))
+        .route(paths::READYZ, get(health::readyz))
         .fallback(health::not_found)
-        .with_state(state.clone())
+        .with_state(service.clone())
         .layer(CatchPanicLayer::custom(|_| {
-            crate::error::AppError::internal("handler panicked").into_response()
+            AppError::internal("handler panicked").into_response()
         }))
         .layer(axum::middleware::from_fn_with_state(
-            state,
+            service,
             crate::middleware::request_frame,
         ))
 }
 
 /// The metrics listener's router.
-pub fn metrics_router(state: AppState) -> Router {
+pub fn metrics_router(service: Arc<Service>) -> Router {
     Router::new()
         .route("/metrics", get(health::metrics))
-        .with_state(state)
+        .with_state(service)
+}
+
+/// Counts the answer under `route` (`signed`, `answered`, or the refusal's code) and turns a
+/// refusal into its response.
+fn answer(
+    metrics: &Metrics,
+    route: &'static str,
+    ok_outcome: &'static str,
+    result: Result<Response, AppError>,
+) -> Response {
+    match result {
+        Ok(response) => {
+            metrics.request(route, ok_outcome);
+            response
+        }
+        Err(err) => {
+            metrics.request(route, err.code());
+            err.into_response()
+        }
+    }
 }

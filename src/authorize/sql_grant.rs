@@ -11,13 +11,31 @@ use moka::sync::Cache;
 use serde_json::Value;
 
 use crate::authenticate::User;
-use crate::backend::sql::SqlPool;
+use crate::backend::sql::{PoolSettings, SqlError, SqlPool};
 use crate::backend::BackendHealth;
-use crate::error::AppError;
+use crate::metrics::Metrics;
 use crate::object_key::ObjectKey;
+use crate::secret::Secret;
 
-/// What a query placeholder is bound to (always as text).
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// One `[[grants]]` entry, checked (a single SELECT whose placeholders match its parameters).
+#[derive(Clone, Debug)]
+pub struct GrantSettings {
+    pub name: String,
+    pub database_url: Secret<String>,
+    pub query: String,
+    pub params: Vec<GrantParam>,
+    pub cache: CacheSettings,
+    pub pool: PoolSettings,
+}
+
+/// The grant database did not answer: no decision, so nothing is signed (a 503).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("the grant database is unavailable")]
+pub struct GrantUnavailable;
+
+/// What a query placeholder is bound to (always as text): `subject`, `key` or `claim:NAME`.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Deserialize)]
+#[serde(try_from = "String")]
 pub enum GrantParam {
     Subject,
     Key,
@@ -37,6 +55,15 @@ impl GrantParam {
     }
 }
 
+impl TryFrom<String> for GrantParam {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Self, String> {
+        GrantParam::parse(&text)
+            .ok_or_else(|| format!("{text:?} is not subject, key or claim:NAME"))
+    }
+}
+
 pub struct SqlGrant {
     pub name: String,
     pub pool: SqlPool,
@@ -49,15 +76,31 @@ pub struct SqlGrant {
 }
 
 impl SqlGrant {
-    pub fn new(
+    /// The grant with a pool that connects on first use, so that signgate starts (and fails
+    /// closed) while the database is down; [`SqlGrant::check_query`] asks the database.
+    pub fn connect(s: &GrantSettings, metrics: &Metrics) -> anyhow::Result<Self> {
+        let pool = SqlPool::connect_lazy(s.database_url.expose(), s.pool)?;
+        Ok(SqlGrant::new(
+            s.name.clone(),
+            pool,
+            s.query.clone(),
+            s.params.clone(),
+            s.pool.query_timeout,
+            s.cache,
+            metrics,
+        ))
+    }
+
+    fn new(
         name: String,
         pool: SqlPool,
         query: String,
         params: Vec<GrantParam>,
         query_timeout: Duration,
         cache: CacheSettings,
+        metrics: &Metrics,
     ) -> Self {
-        let health = Arc::new(BackendHealth::new(format!("grant:{name}")));
+        let health = Arc::new(BackendHealth::new(format!("grant:{name}"), metrics));
         let build = |ttl: Duration| {
             Cache::builder()
                 .max_capacity(cache.max_entries)
@@ -77,7 +120,7 @@ impl SqlGrant {
     }
 
     /// Whether `user` may read `key`: from the cache, or one query.
-    pub async fn allows(&self, user: &User, key: &ObjectKey) -> Result<bool, AppError> {
+    pub async fn allows(&self, user: &User, key: &ObjectKey) -> Result<bool, GrantUnavailable> {
         let mut values = Vec::with_capacity(self.params.len());
         for p in &self.params {
             values.push(match p {
@@ -121,20 +164,32 @@ impl SqlGrant {
             }
             Err(err) => {
                 self.health.failed(&err);
-                Err(AppError::Unavailable {
-                    backend: "grant_db",
-                    retry_after: 5,
-                })
+                Err(GrantUnavailable)
             }
         }
     }
 
     /// Checks the statement and its parameter count against the database.
-    pub async fn validate(&self) -> Result<(), crate::backend::sql::SqlError> {
+    pub async fn check_query(&self) -> Result<(), SqlError> {
         self.pool.prepare(&self.query, Duration::from_secs(3)).await
+    }
+
+    /// Whether the database answers now (for readiness), recorded in the backend's health.
+    pub async fn ping(&self) -> bool {
+        match self.pool.ping(Duration::from_secs(1)).await {
+            Ok(()) => {
+                self.health.succeeded();
+                true
+            }
+            Err(e) => {
+                self.health.failed(&e);
+                false
+            }
+        }
     }
 }
 
+/// Lifetimes and size of the allow and deny caches.
 #[derive(Clone, Copy, Debug)]
 pub struct CacheSettings {
     pub allow_ttl: Duration,

@@ -1,14 +1,10 @@
-//! Step 3 of a request: may this caller read this object? Ordered rules, first match decides,
-//! deny by default.
+//! Object-key patterns such as `public/**`, `users/{sub}/**` or `reports/*.pdf`: which keys a
+//! rule covers, with the caller's claims filled in.
 
 use std::borrow::Cow;
-use std::sync::Arc;
 
-use serde_json::Value;
-
-use crate::authenticate::{Principal, User};
+use crate::authenticate::User;
 use crate::object_key::ObjectKey;
-use crate::sign::SignTarget;
 
 /// One piece of a pattern segment.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -189,136 +185,10 @@ fn claim_for_template<'a>(user: &'a User, name: &str) -> Option<Cow<'a, str>> {
     safe.then_some(value)
 }
 
-/// A claim the caller must carry: any of the listed values.
-#[derive(Clone, Debug)]
-pub struct Requirement {
-    pub claim: String,
-    pub any_of: Vec<String>,
-}
-
-impl Requirement {
-    fn satisfied_by(&self, user: &User) -> bool {
-        let values: Vec<&str> = match user.claims.get(&self.claim) {
-            Some(Value::String(s)) if self.claim == "scope" || self.claim == "scp" => {
-                s.split_whitespace().collect()
-            }
-            Some(Value::String(s)) => vec![s.as_str()],
-            Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).collect(),
-            _ if self.claim == "sub" => vec![user.subject.as_str()],
-            _ => Vec::new(),
-        };
-        values
-            .iter()
-            .any(|v| self.any_of.iter().any(|want| want == v))
-    }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Access {
-    /// No login needed.
-    Public,
-    /// Any authenticated caller that meets the requirements.
-    Authenticated,
-}
-
-pub struct Rule {
-    pub pattern: KeyPattern,
-    pub access: Access,
-    pub require: Vec<Requirement>,
-    pub target: Arc<SignTarget>,
-    pub deny_as_not_found: bool,
-    /// Hands out signed cookies for the folder the pattern's prefix names.
-    pub cookies: bool,
-    /// A SQL grant that must also allow the object.
-    pub grant: Option<Arc<crate::grants::SqlGrant>>,
-}
-
-/// The outcome of authorization.
-pub enum Decision<'a> {
-    Allow(&'a Rule),
-    /// Not signed in, and signing in might help: 401.
-    NeedsLogin,
-    /// Signed in and not allowed: 403, or 404 when existence must not leak.
-    Forbidden {
-        not_found: bool,
-    },
-}
-
-pub struct Rules {
-    pub rules: Vec<Rule>,
-    /// For keys no rule matches.
-    pub deny_as_not_found: bool,
-}
-
-impl Rules {
-    pub fn decide(&self, key: &ObjectKey, principal: &Principal) -> Decision<'_> {
-        let user = match principal {
-            Principal::Anonymous => None,
-            Principal::User(u) => Some(u.as_ref()),
-        };
-        for rule in &self.rules {
-            if !rule.pattern.matches(key, user) {
-                continue;
-            }
-            return match (rule.access, user) {
-                (Access::Public, _) => Decision::Allow(rule),
-                (Access::Authenticated, None) => Decision::NeedsLogin,
-                (Access::Authenticated, Some(u))
-                    if rule.require.iter().all(|r| r.satisfied_by(u)) =>
-                {
-                    Decision::Allow(rule)
-                }
-                (Access::Authenticated, Some(_)) => Decision::Forbidden {
-                    not_found: rule.deny_as_not_found,
-                },
-            };
-        }
-        match user {
-            None => Decision::NeedsLogin,
-            Some(_) => Decision::Forbidden {
-                not_found: self.deny_as_not_found,
-            },
-        }
-    }
-}
-
-impl Rules {
-    /// The decision for signed cookies over a whole folder. Only rules marked `cookies = true`
-    /// take part (their pattern ends in `/**`), so a cookie grant is always an explicit choice
-    /// in the configuration; the first whose prefix names the folder decides.
-    pub fn decide_folder(&self, folder: &ObjectKey, principal: &Principal) -> Decision<'_> {
-        let user = match principal {
-            Principal::Anonymous => return Decision::NeedsLogin,
-            Principal::User(u) => u.as_ref(),
-        };
-        for rule in &self.rules {
-            if rule.cookies && rule.pattern.matches_folder(folder, Some(user)) {
-                return if rule.require.iter().all(|r| r.satisfied_by(user)) {
-                    Decision::Allow(rule)
-                } else {
-                    Decision::Forbidden {
-                        not_found: rule.deny_as_not_found,
-                    }
-                };
-            }
-            // An earlier rule that governs part of the folder would be bypassed by cookies for
-            // the whole folder: refuse rather than widen it.
-            if rule.pattern.could_match_below(folder, Some(user)) {
-                return Decision::Forbidden {
-                    not_found: rule.deny_as_not_found,
-                };
-            }
-        }
-        Decision::Forbidden {
-            not_found: self.deny_as_not_found,
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{json, Value};
 
     fn user(sub: &str, claims: Value) -> User {
         User {
@@ -438,24 +308,5 @@ mod tests {
         ] {
             assert!(KeyPattern::parse(bad).is_err(), "{bad:?}");
         }
-    }
-
-    #[test]
-    fn requirements() {
-        let u = user(
-            "alice",
-            json!({"roles": ["editor", "viewer"], "scope": "files:read openid", "group": "staff"}),
-        );
-        let req = |claim: &str, any: &[&str]| Requirement {
-            claim: claim.into(),
-            any_of: any.iter().map(|s| s.to_string()).collect(),
-        };
-        assert!(req("roles", &["admin", "editor"]).satisfied_by(&u));
-        assert!(!req("roles", &["admin"]).satisfied_by(&u));
-        assert!(req("scope", &["files:read"]).satisfied_by(&u));
-        assert!(!req("scope", &["files"]).satisfied_by(&u));
-        assert!(req("group", &["staff"]).satisfied_by(&u));
-        assert!(!req("missing", &["x"]).satisfied_by(&u));
-        assert!(req("sub", &["alice"]).satisfied_by(&u));
     }
 }

@@ -1,0 +1,130 @@
+//! Tokens that verified, remembered by their exact text: a browser or player sends the same
+//! token with every request of a session, so later requests with the very same bytes skip the
+//! signature check (not the time checks).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use super::User;
+use crate::metrics::CacheCounters;
+
+/// Tokens that passed every check, keyed by their exact text (any other byte is another key, so
+/// a forged variant of a cached token is never a hit). An entry lives at most `ttl` and is only
+/// used while the token's own `exp`/`nbf` still hold under the issuer's leeway, with the clock
+/// the JWT library itself uses; failures are never cached. The cache belongs to one
+/// configuration: a reload builds a new, empty one.
+pub struct VerifiedTokens {
+    cache: moka::sync::Cache<String, Arc<Verified>>,
+    counters: CacheCounters,
+}
+
+struct Verified {
+    user: Arc<User>,
+    exp: u64,
+    nbf: Option<u64>,
+    leeway: u64,
+}
+
+/// Approximate heap bytes held by a decoded JSON value.
+fn value_bytes(v: &Value) -> usize {
+    const NODE: usize = 32;
+    match v {
+        Value::String(s) => NODE + s.len(),
+        Value::Array(a) => NODE + a.iter().map(value_bytes).sum::<usize>(),
+        Value::Object(m) => {
+            NODE + m
+                .iter()
+                .map(|(k, v)| k.len() + 48 + value_bytes(v))
+                .sum::<usize>()
+        }
+        _ => NODE,
+    }
+}
+
+/// Tokens longer than this are verified every time rather than cached.
+const MAX_CACHED_TOKEN_BYTES: usize = 4096;
+
+impl VerifiedTokens {
+    /// Hits and misses are counted in `counters` (the service's `jwt_cache_*` series).
+    pub fn new(ttl: Duration, max_bytes: u64, counters: CacheCounters) -> Self {
+        let cache = moka::sync::Cache::builder()
+            .time_to_live(ttl)
+            .max_capacity(max_bytes)
+            .weigher(|token: &String, v: &Arc<Verified>| {
+                // The key, the decoded claims (every name and value, with per-node overhead:
+                // a long `groups` list weighs what it holds) and fixed overhead.
+                let claims: usize = v
+                    .user
+                    .claims
+                    .iter()
+                    .map(|(k, v)| k.len() + 48 + value_bytes(v))
+                    .sum();
+                u32::try_from(token.len() + claims + v.user.subject.len() + 160).unwrap_or(u32::MAX)
+            })
+            .build();
+        VerifiedTokens { cache, counters }
+    }
+
+    pub(super) fn get(&self, token: &str, now: u64) -> Option<Arc<User>> {
+        let user = self.cache.get(token).and_then(|hit| {
+            // The library's own rules: expired when exp < now - leeway, early when
+            // nbf > now + leeway (`Issuer::new` leaves reject_tokens_expiring_in_less_than at
+            // 0; a change there must be mirrored here).
+            let fresh = hit.exp >= now.saturating_sub(hit.leeway)
+                && hit
+                    .nbf
+                    .is_none_or(|nbf| nbf <= now.saturating_add(hit.leeway));
+            fresh.then(|| hit.user.clone())
+        });
+        match user {
+            Some(_) => self.counters.hits.inc(),
+            None => self.counters.misses.inc(),
+        };
+        user
+    }
+
+    pub(super) fn insert(&self, token: &str, user: Arc<User>, leeway: u64) {
+        if token.len() > MAX_CACHED_TOKEN_BYTES {
+            return;
+        }
+        // The library has validated both as whole seconds; anything else is not cached.
+        let Some(exp) = user.claims.get("exp").and_then(Value::as_u64) else {
+            return;
+        };
+        let nbf = match user.claims.get("nbf") {
+            None => None,
+            Some(v) => match v.as_u64() {
+                Some(n) => Some(n),
+                None => return,
+            },
+        };
+        let entry = Verified {
+            user,
+            exp,
+            nbf,
+            leeway,
+        };
+        self.cache.insert(token.to_owned(), Arc::new(entry));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn claim_values_count_toward_the_cache_weight() {
+        let groups: Vec<Value> = (0..200)
+            .map(|i| Value::String(format!("group-{i:04}")))
+            .collect();
+        let small = serde_json::json!("x");
+        let large = Value::Array(groups);
+        // 200 strings of 10 bytes, each with its node: far more than the name alone.
+        assert!(value_bytes(&large) >= 200 * (32 + 10));
+        assert!(value_bytes(&large) > 100 * value_bytes(&small));
+        let nested = serde_json::json!({"realm": {"roles": ["a", "b"]}});
+        assert!(value_bytes(&nested) > value_bytes(&serde_json::json!(["a", "b"])));
+    }
+}

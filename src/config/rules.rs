@@ -1,0 +1,172 @@
+//! `[[rules]]`: ordered patterns, who may read what they match, and what it is signed with.
+
+use std::sync::Arc;
+
+use anyhow::{anyhow, bail};
+use serde::Deserialize;
+use signgate_cloudfront::KeySet;
+
+use crate::authorize::{Access, KeyPattern, Requirement, RuleSettings};
+use crate::sign::{Distribution, PolicyChoice, TargetSettings, UrlCacheSettings};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawRule {
+    pattern: String,
+    access: Access,
+    #[serde(default)]
+    require: Vec<RawRequirement>,
+    distribution: String,
+    /// Signs with this key set instead of the distribution's.
+    key_set: Option<String>,
+    #[serde(default = "default_lifetime")]
+    lifetime_seconds: u64,
+    #[serde(default = "default_policy")]
+    policy: PolicyChoice,
+    #[serde(default)]
+    bind_client_ip: bool,
+    deny_as_not_found: Option<bool>,
+    /// Allows signed cookies (GET /cookies/{folder}) for the folder this pattern's prefix names.
+    #[serde(default)]
+    cookies: bool,
+    /// A `[[grants]]` query that must also return a row.
+    grant: Option<String>,
+    /// Stable, cacheable URLs: round expiries up to this step and reuse signed URLs within it.
+    #[serde(default)]
+    cache_step_seconds: u64,
+    #[serde(default = "default_url_cache_entries")]
+    cache_entries: u64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRequirement {
+    claim: String,
+    any_of: Vec<String>,
+}
+
+fn default_url_cache_entries() -> u64 {
+    // ~850 bytes per entry with ECDSA signatures, ~1.1 KB with RSA: ~17-22 MiB when full.
+    20_000
+}
+fn default_lifetime() -> u64 {
+    300
+}
+fn default_policy() -> PolicyChoice {
+    PolicyChoice::Canned
+}
+
+/// The key set named `name`.
+pub(super) fn find_key_set(key_sets: &[(String, Arc<KeySet>)], name: &str) -> Option<Arc<KeySet>> {
+    key_sets
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, ks)| ks.clone())
+}
+
+impl RawRule {
+    pub(super) fn check(
+        &self,
+        at: &str,
+        distributions: &[Arc<Distribution>],
+        key_sets: &[(String, Arc<KeySet>)],
+        grants: &[&str],
+        default_not_found: bool,
+    ) -> anyhow::Result<(RuleSettings, TargetSettings)> {
+        let pattern = KeyPattern::parse(&self.pattern).map_err(|e| anyhow!("{at}.pattern: {e}"))?;
+        let public = self.access == Access::Public;
+        if public && (pattern.uses_claims() || !self.require.is_empty()) {
+            bail!("{at}: a public rule cannot use claims or requirements");
+        }
+        if self.cache_step_seconds > 0 && self.bind_client_ip {
+            bail!("{at}.cache_step_seconds: a URL bound to one client's IP is never shared; drop one of the two");
+        }
+        if self.cache_step_seconds > 3600 {
+            bail!("{at}.cache_step_seconds: at most 3600");
+        }
+        if self.bind_client_ip && self.policy != PolicyChoice::Custom {
+            bail!("{at}.bind_client_ip: needs policy = \"custom\"");
+        }
+        if self.cookies {
+            if !self.pattern.ends_with("/**") {
+                bail!("{at}.cookies: a cookie rule's pattern must end in /** (the folder the cookies cover)");
+            }
+            if public {
+                bail!("{at}.cookies: signed cookies are only handed to authenticated callers");
+            }
+        }
+        if !(1..=7 * 24 * 3600).contains(&self.lifetime_seconds) {
+            bail!("{at}.lifetime_seconds: must be between 1 and 604800 (7 days)");
+        }
+        let distribution = distributions
+            .iter()
+            .find(|d| d.name == self.distribution)
+            .cloned()
+            .ok_or_else(|| {
+                anyhow!(
+                    "{at}.distribution: no distribution named {:?}",
+                    self.distribution
+                )
+            })?;
+        let distribution = match &self.key_set {
+            None => distribution,
+            Some(name) => {
+                let key_set = find_key_set(key_sets, name)
+                    .ok_or_else(|| anyhow!("{at}.key_set: no key set named {name:?}"))?;
+                Arc::new(Distribution {
+                    key_set,
+                    ..Distribution::clone(&distribution)
+                })
+            }
+        };
+        let require = self
+            .require
+            .iter()
+            .enumerate()
+            .map(|(j, q)| {
+                if q.claim.is_empty() || q.any_of.is_empty() {
+                    bail!("{at}.require[{j}]: needs a claim and a non-empty any_of");
+                }
+                Ok(Requirement {
+                    claim: q.claim.clone(),
+                    any_of: q.any_of.clone(),
+                })
+            })
+            .collect::<anyhow::Result<_>>()?;
+        if self.cookies {
+            if let Some(problem) = &distribution.cookies.problem {
+                bail!(
+                    "{at}.cookies: distribution {:?}: {problem}",
+                    distribution.name
+                );
+            }
+        }
+        if let Some(name) = &self.grant {
+            if public {
+                bail!("{at}.grant: a public rule has no subject to ask the database about");
+            }
+            if !grants.contains(&name.as_str()) {
+                bail!("{at}.grant: no grant named {name:?}");
+            }
+        }
+        let rule = RuleSettings {
+            pattern,
+            access: self.access,
+            require,
+            deny_as_not_found: self.deny_as_not_found.unwrap_or(default_not_found),
+            cookies: self.cookies,
+            sql_grant: self.grant.clone(),
+        };
+        let target = TargetSettings {
+            distribution,
+            lifetime_seconds: self.lifetime_seconds,
+            policy: self.policy,
+            bind_client_ip: self.bind_client_ip,
+            url_cache: (self.cache_step_seconds > 0).then_some(UrlCacheSettings {
+                step_seconds: self.cache_step_seconds,
+                max_entries: self.cache_entries,
+            }),
+        };
+        Ok((rule, target))
+    }
+}

@@ -1,0 +1,161 @@
+//! `[server]`: where signgate listens, the files prefix, proxies it trusts, request limits.
+
+use std::net::SocketAddr;
+use std::str::FromStr;
+use std::time::Duration;
+
+use anyhow::{anyhow, bail};
+use ipnet::IpNet;
+use serde::Deserialize;
+use signgate_cloudfront::SignableUrl;
+
+use crate::paths;
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ServerConfig {
+    pub listen: SocketAddr,
+    pub metrics_listen: Option<SocketAddr>,
+    /// `/files`: no trailing slash, never a fixed route's path ([`paths::RESERVED`]).
+    pub files_prefix: String,
+    /// signgate's own public URL, no trailing slash (login `next` links, cookie domains).
+    pub public_url: String,
+    pub login_url: Option<String>,
+    /// Refusals (and keys no rule matches) answer 404 rather than 403.
+    pub deny_as_not_found: bool,
+    pub trusted_proxies: Vec<IpNet>,
+    pub max_key_bytes: usize,
+    pub request_timeout: Duration,
+    pub shutdown_grace: Duration,
+    /// Runtime worker threads; 0: one per core.
+    pub worker_threads: usize,
+    pub max_batch_keys: usize,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawServer {
+    listen: String,
+    #[serde(default)]
+    metrics_listen: String,
+    #[serde(default = "default_files_prefix")]
+    files_prefix: String,
+    public_url: String,
+    #[serde(default)]
+    login_url: String,
+    #[serde(default)]
+    deny_as_not_found: bool,
+    #[serde(default)]
+    trusted_proxies: Vec<String>,
+    #[serde(default = "default_max_key_bytes")]
+    max_key_bytes: usize,
+    #[serde(default = "default_timeout_ms")]
+    request_timeout_ms: u64,
+    #[serde(default = "default_grace")]
+    shutdown_grace_seconds: u64,
+    #[serde(default)]
+    worker_threads: usize,
+    #[serde(default = "default_max_batch")]
+    max_batch_keys: usize,
+}
+
+fn default_max_batch() -> usize {
+    100
+}
+fn default_files_prefix() -> String {
+    "/files".into()
+}
+fn default_max_key_bytes() -> usize {
+    1024
+}
+fn default_timeout_ms() -> u64 {
+    10_000
+}
+fn default_grace() -> u64 {
+    30
+}
+
+impl RawServer {
+    pub(super) fn check(&self) -> anyhow::Result<ServerConfig> {
+        let addr = |key: &str, v: &str| -> anyhow::Result<SocketAddr> {
+            SocketAddr::from_str(v).map_err(|_| {
+                anyhow!("server.{key}: {v:?} is not an address such as 127.0.0.1:8080")
+            })
+        };
+        let files_prefix = files_prefix(&self.files_prefix)?;
+        let public_url =
+            SignableUrl::parse(&self.public_url).map_err(|e| anyhow!("server.public_url: {e}"))?;
+        if public_url.query().is_some() {
+            bail!("server.public_url: must not have a query string");
+        }
+        let login_url = match self.login_url.as_str() {
+            "" => None,
+            url if url.starts_with('/') && !url.starts_with("//") => Some(url.to_owned()),
+            url => Some(
+                SignableUrl::parse(url)
+                    .map_err(|e| anyhow!("server.login_url: {e}"))?
+                    .as_str()
+                    .to_owned(),
+            ),
+        };
+        let trusted_proxies = self
+            .trusted_proxies
+            .iter()
+            .map(|p| {
+                p.parse::<IpNet>()
+                    .or_else(|_| p.parse::<std::net::IpAddr>().map(IpNet::from))
+                    .map_err(|_| {
+                        anyhow!("server.trusted_proxies: {p:?} is not an IP address or CIDR")
+                    })
+            })
+            .collect::<anyhow::Result<_>>()?;
+        if !(16..=65536).contains(&self.max_key_bytes) {
+            bail!("server.max_key_bytes: must be between 16 and 65536");
+        }
+        if self.request_timeout_ms == 0 {
+            bail!("server.request_timeout_ms: must be positive");
+        }
+        Ok(ServerConfig {
+            listen: addr("listen", &self.listen)?,
+            metrics_listen: match self.metrics_listen.as_str() {
+                "" => None,
+                v => Some(addr("metrics_listen", v)?),
+            },
+            files_prefix,
+            public_url: public_url.as_str().trim_end_matches('/').to_owned(),
+            login_url,
+            deny_as_not_found: self.deny_as_not_found,
+            trusted_proxies,
+            max_key_bytes: self.max_key_bytes,
+            request_timeout: Duration::from_millis(self.request_timeout_ms),
+            shutdown_grace: Duration::from_secs(self.shutdown_grace_seconds),
+            worker_threads: self.worker_threads,
+            max_batch_keys: self.max_batch_keys.max(1),
+        })
+    }
+}
+
+/// `/files` or `/media/files/`: segments of letters, digits, `-`, `_` and `.`, and not a fixed
+/// route's path, nor above or below one.
+fn files_prefix(text: &str) -> anyhow::Result<String> {
+    let prefix = text.trim_end_matches('/');
+    let well_formed = prefix.starts_with('/')
+        && prefix.len() > 1
+        && prefix[1..].split('/').all(|seg| {
+            !seg.is_empty()
+                && seg
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        });
+    if !well_formed {
+        bail!(
+            "server.files_prefix: {text:?} must be a path such as /files (letters, digits, - _ .)"
+        );
+    }
+    if let Some(route) = paths::collides_with_reserved(prefix) {
+        bail!(
+            "server.files_prefix: {text:?} collides with signgate's own route {route} (reserved: {})",
+            paths::RESERVED.join(", ")
+        );
+    }
+    Ok(prefix.to_owned())
+}

@@ -1,0 +1,306 @@
+//! The request flow, shared by every route: object key -> authenticate -> authorize -> sign.
+//! `/files` and `/auth` ([`sign_object`]), `/sign` ([`sign_objects`]) and `/cookies`
+//! ([`sign_folder`]) all decide here, with the same limits and the same audit lines; routes only
+//! translate HTTP in and out. Every error is final: nothing is signed unless a function here
+//! returns `Ok`.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use http::HeaderMap;
+
+use crate::app::App;
+use crate::authenticate::{AuthOutcome, Principal};
+use crate::authorize::{Decision, Rule};
+use crate::download::DownloadName;
+use crate::error::AppError;
+use crate::object_key::ObjectKey;
+use crate::rate_limit::Limited;
+use crate::sign::{Distribution, FolderCookies, SignTarget, SignedObject};
+
+/// Who is asking, as every route sees it: the configuration in force for this request, the
+/// client's address (behind trusted proxies, the forwarded one) and whether that address is
+/// within its rate limit (checked once, when the request arrives; enforced first by the flow).
+pub struct Caller {
+    pub app: Arc<App>,
+    /// The TCP peer (IPv4-mapped addresses as IPv4).
+    pub peer: IpAddr,
+    pub client_ip: IpAddr,
+    pub ip_limit: Result<(), Limited>,
+}
+
+impl Caller {
+    pub fn new(app: Arc<App>, peer: IpAddr, client_ip: IpAddr) -> Self {
+        let ip_limit = app.limits.check_ip(client_ip);
+        Caller {
+            app,
+            peer,
+            client_ip,
+            ip_limit,
+        }
+    }
+
+    /// Whether the TCP peer is one of `server.trusted_proxies`.
+    pub fn peer_is_trusted_proxy(&self) -> bool {
+        crate::client_ip::is_trusted(self.peer, &self.app.server.trusted_proxies)
+    }
+}
+
+/// One request for one object, as the route saw it.
+pub struct ObjectRequest<'a> {
+    /// The raw (percent-encoded) path after the files prefix and its `/`.
+    pub raw_key: &'a str,
+    /// The raw query string, if any.
+    pub query: Option<&'a str>,
+    pub headers: &'a HeaderMap,
+}
+
+/// A request for signed cookies over one folder.
+pub struct FolderRequest<'a> {
+    /// The raw (percent-encoded) folder path after `/cookies/`.
+    pub raw_folder: &'a str,
+    /// The raw query string, if any (`next=` names where to go inside the folder).
+    pub query: Option<&'a str>,
+    pub headers: &'a HeaderMap,
+}
+
+/// What was allowed and signed, and for whom.
+pub struct Allowed<T> {
+    pub principal: Principal,
+    pub signed: T,
+}
+
+/// Signed cookies for a folder, and where inside it to send the browser, if it asked.
+pub struct FolderGrant {
+    pub cookies: FolderCookies,
+    /// Where the cookies are valid (their attributes).
+    pub distribution: Arc<Distribution>,
+    /// The distribution URL of `next`, when given.
+    pub next: Option<String>,
+}
+
+/// `/files` and `/auth`: the whole decision for one object.
+pub async fn sign_object(
+    caller: &Caller,
+    req: ObjectRequest<'_>,
+) -> Result<Allowed<SignedObject>, AppError> {
+    caller.ip_limit?;
+    let app = &caller.app;
+    let key = ObjectKey::from_raw_path(req.raw_key, app.server.max_key_bytes)
+        .map_err(AppError::BadKey)?;
+    let download = download_param(req.query)?;
+    let principal = authenticate(app, req.headers).await?;
+    let signed =
+        authorize_and_sign(app, &principal, &key, download.as_ref(), caller.client_ip).await?;
+    Ok(Allowed { principal, signed })
+}
+
+/// `/sign`: many objects for one caller, authenticated once. Each key gets its own answer; a
+/// backend outage fails the whole call closed rather than being one key's answer.
+pub async fn sign_objects(
+    caller: &Caller,
+    headers: &HeaderMap,
+    keys: &[String],
+) -> Result<Vec<Result<SignedObject, AppError>>, AppError> {
+    caller.ip_limit?;
+    let app = &caller.app;
+    if keys.len() > app.server.max_batch_keys {
+        return Err(AppError::PayloadTooLarge);
+    }
+    let principal = authenticate(app, headers).await?;
+    let mut results = Vec::with_capacity(keys.len());
+    for key in keys {
+        let outcome = match ObjectKey::parse(key, app.server.max_key_bytes) {
+            Ok(object) => {
+                authorize_and_sign(app, &principal, &object, None, caller.client_ip).await
+            }
+            Err(rejection) => Err(AppError::BadKey(rejection)),
+        };
+        if let Err(err @ AppError::Unavailable { .. }) = outcome {
+            return Err(err);
+        }
+        results.push(outcome);
+    }
+    Ok(results)
+}
+
+/// `/cookies`: signed cookies for a whole folder, decided by the rules marked `cookies = true`.
+pub async fn sign_folder(
+    caller: &Caller,
+    req: FolderRequest<'_>,
+) -> Result<Allowed<FolderGrant>, AppError> {
+    caller.ip_limit?;
+    let app = &caller.app;
+    let max = app.server.max_key_bytes;
+    let folder = ObjectKey::from_raw_path(req.raw_folder.trim_end_matches('/'), max)
+        .map_err(AppError::BadKey)?;
+    let next = match req
+        .query
+        .unwrap_or_default()
+        .split('&')
+        .find_map(|p| p.strip_prefix("next="))
+    {
+        Some(raw) => Some(ObjectKey::from_raw_path(raw, max).map_err(AppError::BadKey)?),
+        None => None,
+    };
+    let principal = authenticate(app, req.headers).await?;
+    let subject = principal.subject().unwrap_or("-");
+    let rule = match app.rules.decide_folder(&folder, &principal) {
+        Decision::Allow(rule) => rule,
+        Decision::NeedsLogin => {
+            crate::audit!(subject, folder = %folder, decision = "unauthenticated", kind = "cookies");
+            return Err(AppError::Unauthenticated {
+                reason: None,
+                login: None,
+            });
+        }
+        Decision::Forbidden { not_found } => {
+            crate::audit!(subject, folder = %folder, decision = "deny", kind = "cookies");
+            return Err(refusal(not_found));
+        }
+    };
+    if !rule.sql_grant_allows(&principal, &folder).await? {
+        crate::audit!(subject, folder = %folder, decision = "deny", kind = "cookies", grant = sql_grant_name(rule));
+        return Err(refusal(rule.deny_as_not_found));
+    }
+    let cookies = rule
+        .target
+        .sign_cookies(&folder, caller.client_ip, app.clock.now())?;
+    crate::audit!(
+        subject,
+        folder = %folder,
+        decision = "allow",
+        kind = "cookies",
+        rule = rule.pattern.as_str(),
+        key_id = %cookies.key_pair_id,
+        expires = cookies.expires_at,
+    );
+    let distribution = rule.target.distribution.clone();
+    let next = next.map(|next| {
+        format!(
+            "{}/{}/{}",
+            distribution.base_url,
+            folder.to_url_path(),
+            next.to_url_path()
+        )
+    });
+    Ok(Allowed {
+        principal,
+        signed: FolderGrant {
+            cookies,
+            distribution,
+            next,
+        },
+    })
+}
+
+/// Who is calling: a user, anonymous, or an error (invalid credential: 401; backend down: 503).
+/// Applies the per-subject rate limit.
+async fn authenticate(app: &App, headers: &HeaderMap) -> Result<Principal, AppError> {
+    let principal = match app
+        .authenticators
+        .authenticate(headers, app.clock.now())
+        .await
+    {
+        AuthOutcome::Authenticated(user) => Principal::User(user),
+        AuthOutcome::Anonymous => Principal::Anonymous,
+        AuthOutcome::Rejected(reason) => {
+            app.metrics.auth_failure(reason.code());
+            crate::audit!(decision = "unauthenticated", reason = reason.code());
+            return Err(AppError::Unauthenticated {
+                reason: Some(reason),
+                login: None,
+            });
+        }
+        AuthOutcome::Unavailable(backend) => {
+            app.metrics.auth_failure("backend_unavailable");
+            return Err(AppError::Unavailable {
+                backend,
+                retry_after: 5,
+            });
+        }
+    };
+    if let Some(subject) = principal.subject() {
+        app.limits.check_subject(subject)?;
+    }
+    Ok(principal)
+}
+
+/// Decides on one object for an authenticated (or anonymous) caller and signs it if allowed.
+async fn authorize_and_sign(
+    app: &App,
+    principal: &Principal,
+    key: &ObjectKey,
+    download: Option<&DownloadName>,
+    client_ip: IpAddr,
+) -> Result<SignedObject, AppError> {
+    let subject = principal.subject().unwrap_or("-");
+    match app.rules.decide(key, principal) {
+        Decision::Allow(rule) => {
+            if !rule.sql_grant_allows(principal, key).await? {
+                crate::audit!(subject, object = %key, decision = "deny", grant = sql_grant_name(rule));
+                return Err(refusal(rule.deny_as_not_found));
+            }
+            let started = Instant::now();
+            let signed = rule
+                .target
+                .sign(key, download, client_ip, app.clock.now())?;
+            app.metrics
+                .signing_seconds
+                .observe(started.elapsed().as_secs_f64());
+            crate::audit!(
+                subject,
+                object = %key,
+                decision = "allow",
+                rule = rule.pattern.as_str(),
+                key_id = %signed.key_pair_id,
+                expires = signed.expires_at,
+            );
+            Ok(signed)
+        }
+        Decision::NeedsLogin => {
+            crate::audit!(subject, object = %key, decision = "unauthenticated");
+            Err(AppError::Unauthenticated {
+                reason: None,
+                login: None,
+            })
+        }
+        Decision::Forbidden { not_found } => {
+            crate::audit!(subject, object = %key, decision = "deny");
+            Err(refusal(not_found))
+        }
+    }
+}
+
+fn refusal(not_found: bool) -> AppError {
+    if not_found {
+        AppError::NotFound
+    } else {
+        AppError::Forbidden
+    }
+}
+
+fn sql_grant_name(rule: &Rule<SignTarget>) -> Option<&str> {
+    rule.sql_grant.as_ref().map(|g| g.name.as_str())
+}
+
+/// The `download` query parameter, at most once.
+fn download_param(query: Option<&str>) -> Result<Option<DownloadName>, AppError> {
+    let mut found = None;
+    for pair in query.unwrap_or_default().split('&') {
+        let Some(value) = pair.strip_prefix("download=") else {
+            continue;
+        };
+        if found.is_some() {
+            return Err(AppError::BadRequest(
+                "duplicate_parameter",
+                "download is given more than once",
+            ));
+        }
+        found = Some(DownloadName::from_query_value(value).map_err(|_| {
+            AppError::BadRequest("bad_download_name", "the download name is not valid")
+        })?);
+    }
+    Ok(found)
+}
