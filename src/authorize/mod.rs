@@ -222,14 +222,6 @@ mod tests {
         }
     }
 
-    fn key(k: &str) -> ObjectKey {
-        ObjectKey::parse(k, 1024).unwrap()
-    }
-
-    fn m(p: &str, k: &str, u: Option<&User>) -> bool {
-        KeyPattern::parse(p).unwrap().matches(&key(k), u)
-    }
-
     #[test]
     fn requirements() {
         let u = user(

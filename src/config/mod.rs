@@ -184,3 +184,43 @@ fn describe(err: figment::Error) -> String {
         .collect::<Vec<_>>()
         .join("; ")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn default_config() -> Config {
+        Config::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("config/signgate.toml")).unwrap()
+    }
+
+    #[test]
+    fn the_configurations_debug_output_never_shows_a_secret() {
+        let config = default_config();
+        let text = format!("{config:?}");
+        assert!(text.contains("signgate-dev"), "the issuer is shown: {text}");
+        assert!(text.contains("[redacted]"), "{text}");
+        assert!(!text.contains("signgate-demo-secret"), "{text}");
+        assert!(!text.contains("PRIVATE KEY"), "{text}");
+    }
+
+    #[test]
+    fn a_configuration_is_plain_data_that_can_be_cloned() {
+        let config = default_config();
+        let copy = config.clone();
+        assert_eq!(copy.server, config.server);
+        assert_eq!(copy.rules.len(), config.rules.len());
+    }
+
+    #[test]
+    fn figment_paths_read_as_the_checks_name_keys() {
+        let toml =
+            "[server]\nlisten = \"127.0.0.1:1\"\npublic_url = \"https://x.example\"\n[auth]\n\
+                    [[rules]]\npattern = \"a/**\"\naccess = \"everyone\"\ndistribution = \"d\"\n";
+        let err = Figment::from(Toml::string(toml))
+            .extract::<RawConfig>()
+            .unwrap_err();
+        let text = describe(err);
+        assert!(text.starts_with("rules[0].access: "), "{text}");
+        assert!(text.contains("everyone"), "{text}");
+    }
+}

@@ -15,7 +15,7 @@ fn error_of(overrides: &[(&str, serde_json::Value)]) -> String {
 fn the_default_configuration_is_valid() {
     let s = settings(&default_config(), &[]).unwrap();
     assert!(s.dev);
-    assert_eq!(s.rules.rules.len(), 2);
+    assert_eq!(s.rules.len(), 2);
     assert_eq!(s.server.trusted_proxies.len(), 2);
 }
 

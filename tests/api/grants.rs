@@ -109,7 +109,12 @@ async fn a_query_that_does_not_prepare_stops_the_start() {
         ],
     )
     .unwrap();
-    let err = s.check_backends().await.unwrap_err().to_string();
+    let err = signgate::app::App::build(&s, None)
+        .unwrap()
+        .check_backends()
+        .await
+        .unwrap_err()
+        .to_string();
     assert!(
         err.contains("purchases") && err.contains("no_such_table"),
         "{err}"

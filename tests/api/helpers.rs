@@ -7,8 +7,10 @@ use std::path::{Path, PathBuf};
 use figment::providers::Serialized;
 use figment::Figment;
 use serde_json::{json, Value};
-use signgate::config::Settings;
-use signgate::startup::Application;
+use signgate::app::App;
+use signgate::config::Config;
+use signgate::service::Service;
+use signgate::startup::Listeners;
 use signgate_cloudfront::{verify_url, KeyPairId, PublicKeys, Verified, VerifyingKey, Viewer};
 
 pub const DEMO_SECRET: &str = "signgate-demo-secret-not-for-production";
@@ -17,8 +19,8 @@ pub struct TestApp {
     pub addr: SocketAddr,
     pub metrics_addr: Option<SocketAddr>,
     pub client: reqwest::Client,
-    /// The running service's state (to reload it as SIGHUP would).
-    pub state: signgate::state::AppState,
+    /// The running service (to reload it as SIGHUP would).
+    pub service: std::sync::Arc<Service>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
@@ -38,8 +40,9 @@ pub fn default_config() -> PathBuf {
     repo().join("config/signgate.toml")
 }
 
-/// Settings from `config` with `overrides` (dotted keys) merged on top, listening on port 0.
-pub fn settings(config: &Path, overrides: &[(&str, Value)]) -> anyhow::Result<Settings> {
+/// The configuration `config` with `overrides` (dotted keys) merged on top, listening on port 0,
+/// checked as `serve` checks it (the parts built from it included).
+pub fn settings(config: &Path, overrides: &[(&str, Value)]) -> anyhow::Result<Config> {
     let mut figment = Figment::new()
         .merge(Serialized::default("server.listen", "127.0.0.1:0"))
         .merge(Serialized::default("server.metrics_listen", "127.0.0.1:0"))
@@ -47,22 +50,28 @@ pub fn settings(config: &Path, overrides: &[(&str, Value)]) -> anyhow::Result<Se
     for (key, value) in overrides {
         figment = figment.merge(Serialized::default(key, value.clone()));
     }
-    Settings::load_with(config, figment)
+    let config = Config::load_with(config, figment)?;
+    App::build(&config, None)?;
+    Ok(config)
 }
 
 pub async fn spawn_app(overrides: &[(&str, Value)]) -> TestApp {
     spawn_with(settings(&default_config(), overrides).expect("test configuration is valid")).await
 }
 
-pub async fn spawn_with(settings: Settings) -> TestApp {
-    let app = Application::build(settings).await.expect("binds");
-    let addr = app.local_addr();
-    let metrics_addr = app.metrics_addr();
-    let state = app.state();
+pub async fn spawn_with(config: Config) -> TestApp {
+    let listeners = Listeners::bind(&config.server).await.expect("binds");
+    let service = Service::start(&config).await.expect("starts");
+    let addr = listeners.local_addr();
+    let metrics_addr = listeners.metrics_addr();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(app.run_until(async {
-        let _ = rx.await;
-    }));
+    tokio::spawn(signgate::startup::run_until(
+        service.clone(),
+        listeners,
+        async {
+            let _ = rx.await;
+        },
+    ));
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -71,7 +80,7 @@ pub async fn spawn_with(settings: Settings) -> TestApp {
         addr,
         metrics_addr,
         client,
-        state,
+        service,
         stop: Some(tx),
     }
 }

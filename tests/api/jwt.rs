@@ -180,7 +180,7 @@ async fn a_reload_forgets_remembered_tokens() {
         original.replace(DEMO_SECRET, "a-rotated-secret-the-old-tokens-do-not-know"),
     )
     .unwrap();
-    app.state.reload().unwrap();
+    app.service.reload().unwrap();
     let (status, _) = assert_nothing_signed(app.get("/files/public/a", Some(&t)).await).await;
     assert_eq!(status, 401);
 }
@@ -215,7 +215,7 @@ async fn a_reload_keeps_the_fetched_jwks_while_the_provider_is_down() {
     let first = sign(Algorithm::ES256, Some("k1"), &claims("idp"), &key);
     assert_eq!(app.get("/files/public/a", Some(&first)).await.status(), 302);
     p.up.store(false, Ordering::SeqCst);
-    app.state.reload().unwrap();
+    app.service.reload().unwrap();
     // A token the new configuration has never seen (so no remembered verification helps): it
     // verifies with the key set carried over from before the reload.
     let mut other = claims("idp");
@@ -246,7 +246,7 @@ async fn a_reload_applies_a_new_request_timeout() {
         text.replace("request_timeout_ms = 10000", "request_timeout_ms = 300"),
     )
     .unwrap();
-    app.state.reload().unwrap();
+    app.service.reload().unwrap();
     let t = sign(Algorithm::ES256, Some("late"), &claims("idp"), &key);
     let started = std::time::Instant::now();
     let (status, _) = assert_nothing_signed(app.get("/files/public/a", Some(&t)).await).await;
