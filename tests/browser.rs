@@ -2,16 +2,12 @@
 //! WebDriver API): a download link through signgate's 302 to the edge, and an HLS-shaped
 //! playlist and its segments loaded with signed cookies.
 
-#[path = "api/helpers.rs"]
-#[allow(dead_code)]
-mod helpers;
-
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use helpers::*;
 use serde_json::{json, Value};
+use signgate_testkit::{app::*, edge::*, process::free_port, tokens::*};
 
 fn binary(names: &[&str]) -> PathBuf {
     for name in names {

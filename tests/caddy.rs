@@ -1,14 +1,10 @@
 //! The README's Caddy forward-auth snippet, run by a real Caddy in front of the real signgate.
 
-#[path = "api/helpers.rs"]
-#[allow(dead_code)]
-mod helpers;
-
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use helpers::*;
 use serde_json::json;
+use signgate_testkit::{app::*, edge::*, http::*, process::free_port, tokens::*};
 
 struct Caddy(Child);
 

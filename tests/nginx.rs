@@ -1,16 +1,12 @@
 //! The README's nginx snippet, run by a real nginx in front of the real signgate:
 //! `auth_request` to /auth, `auth_request_set`, and the 302 issued after the access phase.
 
-#[path = "api/helpers.rs"]
-#[allow(dead_code)]
-mod helpers;
-
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use helpers::*;
 use serde_json::json;
+use signgate_testkit::{app::*, edge::*, http::*, process::free_port, tokens::*};
 
 fn nginx_binary() -> PathBuf {
     for candidate in ["/usr/sbin/nginx", "/usr/bin/nginx", "/usr/local/sbin/nginx"] {

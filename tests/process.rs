@@ -1,18 +1,16 @@
 //! The real binary as a process: SIGHUP key rotation without a failed request, and SIGTERM
 //! draining in-flight requests while refusing new connections.
 
-#[path = "api/helpers.rs"]
-#[allow(dead_code)]
-mod helpers;
-
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use helpers::*;
 use serde_json::json;
+use signgate_testkit::{
+    app::*, backends::slow_jwks_provider, edge::*, http::*, process::free_port, tokens::*,
+};
 
 const BIN: &str = env!("CARGO_BIN_EXE_signgate");
 

@@ -132,6 +132,12 @@ async fn discovery(State(p): State<JwksProvider>) -> axum::response::Response {
         .into_response()
 }
 
+/// `auth.jwt.issuers` with the one issuer `idp` (audience `signgate`, ES256) whose JWKS is at
+/// `url`, refetched at most every `refresh` seconds.
+pub fn jwks_issuer(url: &str, refresh: u64) -> Value {
+    json!([{"issuer": "idp", "audience": ["signgate"], "algorithms": ["ES256"], "jwks_url": url, "jwks_min_refresh_seconds": refresh}])
+}
+
 /// A JWKS provider that serves `jwks` at `{base}/jwks.json` only after `delay`; returns `base`.
 pub async fn slow_jwks_provider(delay: Duration, jwks: Value) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

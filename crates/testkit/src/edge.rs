@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{json, Value};
 use signgate_cloudfront::{verify_url, KeyPairId, PublicKeys, Verified, VerifyingKey, Viewer};
 
-use crate::app::repo;
+use crate::app::{repo, spawn_app, TestApp};
 use crate::tokens::now;
 
 /// The demo public keys, to check that what signgate hands out verifies as CloudFront would.
@@ -43,6 +43,15 @@ pub async fn spawn_edge(root: &Path) -> SocketAddr {
     signgate::edge::spawn(edge, "127.0.0.1:0".parse().unwrap())
         .await
         .unwrap()
+}
+
+/// The service in front of a local edge serving [`media_root`], with [`media_rules`]; returns
+/// the service and the edge's address.
+pub async fn spawn_media_app() -> (TestApp, SocketAddr) {
+    let root = media_root();
+    let edge = spawn_edge(&root).await;
+    let app = spawn_app(&[edge_distribution(edge), media_rules()]).await;
+    (app, edge)
 }
 
 /// Overrides that point the demo distribution at a local edge, with host-only cookies that the

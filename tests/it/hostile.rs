@@ -3,18 +3,17 @@
 //! signed Location, no X-Signed-Url, no CloudFront cookie, no signature in the body. The same run
 //! logs at trace level into a buffer, which must contain no token, cookie value, signature or key.
 
-#[path = "api/helpers.rs"]
-#[allow(dead_code)]
-mod helpers;
-
 use std::collections::HashSet;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use helpers::*;
 use serde_json::{json, Value};
+use signgate_testkit::app::{repo, spawn_app, TestApp};
+use signgate_testkit::edge::{edge_distribution, media_rules};
+use signgate_testkit::http::{exchange, location};
+use signgate_testkit::tokens::{hs256, now, token, DEMO_SECRET};
 
 /// One request of the corpus.
 struct Case {

@@ -5,8 +5,9 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
-const BIN: &str = env!("CARGO_BIN_EXE_signgate");
-const VECTORS: &str = include_str!("../crates/cloudfront/tests/data/cloudfront-vectors.json");
+use crate::SIGNGATE as BIN;
+
+const VECTORS: &str = include_str!("../../crates/cloudfront/tests/data/cloudfront-vectors.json");
 
 fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(BIN);

@@ -1,8 +1,10 @@
 //! POST /sign: the mobile shape — many keys in one call, per-key errors.
 
 use serde_json::{json, Value};
-
-use crate::helpers::*;
+use signgate_testkit::app::spawn_app;
+use signgate_testkit::edge::{edge_distribution, media_files, media_root, media_rules, spawn_edge};
+use signgate_testkit::http::assert_nothing_signed;
+use signgate_testkit::tokens::token;
 
 #[tokio::test]
 async fn fifty_keys_in_one_call_then_each_downloaded_from_the_edge() {

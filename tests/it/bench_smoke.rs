@@ -16,7 +16,7 @@ fn bench_run_smoke_prints_every_row() {
             .success();
         assert!(found, "{tool} is needed by bench/run; install it with: sudo apt-get install -y wrk nginx openssl util-linux");
     }
-    let bin_dir = std::path::Path::new(env!("CARGO_BIN_EXE_signgate"))
+    let bin_dir = std::path::Path::new(crate::SIGNGATE)
         .parent()
         .unwrap()
         .to_owned();

@@ -2,17 +2,16 @@
 //! proxies while workers hammer signgate. Nobody unauthorized is ever signed, every request that
 //! needs the missing backend gets a 503, and service comes back without a restart.
 
-#[path = "api/helpers.rs"]
-#[allow(dead_code)]
-mod helpers;
-
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::response::IntoResponse;
-use helpers::*;
 use serde_json::json;
+use signgate_testkit::app::spawn_app;
+use signgate_testkit::backends::{service_url, url_addr, url_via, FaultProxy};
+use signgate_testkit::fs::unique;
+use signgate_testkit::tokens::{ec_jwk, now};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Phase {

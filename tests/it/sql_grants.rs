@@ -2,8 +2,11 @@
 //! fails closed and recovers on its own.
 
 use serde_json::{json, Value};
-
-use crate::helpers::*;
+use signgate_testkit::app::{default_config, settings, spawn_app};
+use signgate_testkit::backends::{service_url, url_addr, url_via, FaultProxy};
+use signgate_testkit::fs::{tempdir, unique};
+use signgate_testkit::http::assert_nothing_signed;
+use signgate_testkit::tokens::token;
 
 fn grant_rules() -> (&'static str, Value) {
     (
@@ -22,7 +25,7 @@ fn grant(url: &str, query: &str) -> (&'static str, Value) {
 
 #[tokio::test]
 async fn sqlite_grants_with_a_per_subject_cache() {
-    let dir = crate::config::tempdir();
+    let dir = tempdir();
     let db = dir.join("shop.sqlite3");
     let url = format!("sqlite://{}?mode=rwc", db.display());
     let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
@@ -89,7 +92,7 @@ async fn sqlite_grants_with_a_per_subject_cache() {
 
 #[tokio::test]
 async fn a_query_that_does_not_prepare_stops_the_start() {
-    let dir = crate::config::tempdir();
+    let dir = tempdir();
     let db = dir.join("shop.sqlite3");
     let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}?mode=rwc", db.display()))
         .await

@@ -1,8 +1,8 @@
 //! Configuration errors stop the start and name the key.
 
 use serde_json::json;
-
-use crate::helpers::*;
+use signgate_testkit::app::{default_config, settings};
+use signgate_testkit::fs::tempdir;
 
 fn error_of(overrides: &[(&str, serde_json::Value)]) -> String {
     match settings(&default_config(), overrides) {
@@ -186,26 +186,6 @@ fn demo_keys_and_inline_secrets_need_a_dev_setup() {
     )
     .unwrap();
     assert!(!s.dev);
-}
-
-pub fn tempdir() -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "signgate-test-{}-{}",
-        std::process::id(),
-        rand_suffix()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn rand_suffix() -> u64 {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static N: AtomicU64 = AtomicU64::new(0);
-    N.fetch_add(1, Ordering::Relaxed)
-        ^ (std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .subsec_nanos() as u64)
 }
 
 #[test]

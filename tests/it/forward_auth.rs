@@ -1,8 +1,10 @@
 //! /auth for reverse proxies: 200 with X-Signed-Url, 401 or 403 — never anything else.
 
 use serde_json::json;
-
-use crate::helpers::*;
+use signgate_testkit::app::{spawn_app, TestApp};
+use signgate_testkit::edge::verify;
+use signgate_testkit::http::assert_nothing_signed;
+use signgate_testkit::tokens::token;
 
 async fn auth(app: &TestApp, headers: &[(&str, &str)]) -> reqwest::Response {
     let mut req = app.client.get(app.url("/auth"));
