@@ -1,16 +1,22 @@
 //! Reloading the configuration (what SIGHUP does): remembered tokens are forgotten, the fetched
-//! JWKS is kept, and settings such as the request timeout are re-read.
+//! JWKS is kept, settings such as the request timeout are re-read, and the real binary rotates
+//! its signing key on SIGHUP without a failed request (and keeps running on a broken file).
 
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use jsonwebtoken::Algorithm;
 use serde_json::json;
 use signgate_testkit::app::{default_config, settings, spawn_with};
 use signgate_testkit::backends::{slow_jwks_provider, JwksProvider};
-use signgate_testkit::fs::tempdir;
-use signgate_testkit::http::assert_nothing_signed;
+use signgate_testkit::edge::verify;
+use signgate_testkit::fs::{config_copy, tempdir};
+use signgate_testkit::http::{assert_nothing_signed, client, location};
+use signgate_testkit::process::{Signgate, SIGHUP};
 use signgate_testkit::tokens::{claims, ec_jwk, sign, token, DEMO_SECRET};
+
+use crate::SIGNGATE;
 
 #[tokio::test]
 async fn a_reload_forgets_remembered_tokens() {
@@ -101,4 +107,72 @@ async fn a_reload_applies_a_new_request_timeout() {
         started.elapsed() < Duration::from_millis(1500),
         "the reloaded 300 ms applied, not the 10 s the process started with"
     );
+}
+
+#[tokio::test]
+async fn sighup_rotates_keys_without_a_failed_request() {
+    let dir = config_copy("hup");
+    let p = Signgate::start(SIGNGATE, &dir, &[]).await;
+    let url = format!("http://127.0.0.1:{}/files/public/a.txt", p.port);
+    let t = token("alice", json!({}));
+    let old = location(&client().get(&url).bearer_auth(&t).send().await.unwrap());
+    assert!(old.ends_with("Key-Pair-Id=KDEMO2RSA0001"));
+
+    // Load during the reload: every answer must be a signed 302.
+    let stop = Arc::new(AtomicBool::new(false));
+    let (ok, failed) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let load = {
+        let (stop, ok, failed, url, t) = (
+            stop.clone(),
+            ok.clone(),
+            failed.clone(),
+            url.clone(),
+            t.clone(),
+        );
+        tokio::spawn(async move {
+            let c = client();
+            while !stop.load(Ordering::Relaxed) {
+                match c.get(&url).bearer_auth(&t).send().await {
+                    Ok(r) if r.status() == 302 => ok.fetch_add(1, Ordering::Relaxed),
+                    _ => failed.fetch_add(1, Ordering::Relaxed),
+                };
+            }
+        })
+    };
+    let config = std::fs::read_to_string(dir.join("signgate.toml")).unwrap();
+    std::fs::write(
+        dir.join("signgate.toml"),
+        config.replace("active = \"KDEMO2RSA0001\"", "active = \"KDEMO2ECDSA01\""),
+    )
+    .unwrap();
+    p.child.signal(SIGHUP);
+    let mut rotated = None;
+    for _ in 0..100 {
+        let l = location(&client().get(&url).bearer_auth(&t).send().await.unwrap());
+        if l.ends_with("Key-Pair-Id=KDEMO2ECDSA01") {
+            rotated = Some(l);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    stop.store(true, Ordering::Relaxed);
+    load.await.unwrap();
+    let new = rotated.expect("new URLs use the new active key");
+    assert_eq!(
+        failed.load(Ordering::Relaxed),
+        0,
+        "no request failed during the reload"
+    );
+    assert!(ok.load(Ordering::Relaxed) > 0);
+    // Both keys are still in the set, so URLs signed before the rotation still verify.
+    verify(&old, None);
+    verify(&new, None);
+
+    // A broken configuration is refused and the running one stays.
+    std::fs::write(dir.join("signgate.toml"), "this is not toml [").unwrap();
+    p.child.signal(SIGHUP);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let still = client().get(&url).bearer_auth(&t).send().await.unwrap();
+    assert_eq!(still.status(), 302);
+    assert!(location(&still).ends_with("Key-Pair-Id=KDEMO2ECDSA01"));
 }

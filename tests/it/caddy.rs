@@ -1,19 +1,14 @@
 //! The README's Caddy forward-auth snippet, run by a real Caddy in front of the real signgate.
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use serde_json::json;
-use signgate_testkit::{app::*, edge::*, http::*, process::free_port, tokens::*};
-
-struct Caddy(Child);
-
-impl Drop for Caddy {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use signgate_testkit::app::{repo, spawn_app};
+use signgate_testkit::edge::{edge_distribution, media_root, media_rules, spawn_edge, verify};
+use signgate_testkit::http::{assert_nothing_signed, location};
+use signgate_testkit::process::{free_port, ChildGuard, Shutdown};
+use signgate_testkit::tokens::token;
 
 fn readme_snippet() -> String {
     let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
@@ -41,7 +36,8 @@ async fn caddy_forward_auth_redirects_to_the_signed_url() {
         "{{\n  admin off\n  auto_https off\n}}\nhttp://127.0.0.1:{port} {{\n{snippet}\n}}\n"
     );
     std::fs::write(dir.join("Caddyfile"), caddyfile).unwrap();
-    let _caddy = Caddy(
+    let _caddy = ChildGuard::spawn(
+        "caddy",
         Command::new(caddy_bin)
             .args([
                 "run",
@@ -54,9 +50,8 @@ async fn caddy_forward_auth_redirects_to_the_signed_url() {
             .env("XDG_DATA_HOME", &dir)
             .env("XDG_CONFIG_HOME", &dir)
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
+            .stderr(Stdio::null()),
+        Shutdown::Term,
     );
     for _ in 0..100 {
         if tokio::net::TcpStream::connect(("127.0.0.1", port))

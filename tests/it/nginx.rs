@@ -2,11 +2,17 @@
 //! `auth_request` to /auth, `auth_request_set`, and the 302 issued after the access phase.
 
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use serde_json::json;
-use signgate_testkit::{app::*, edge::*, http::*, process::free_port, tokens::*};
+use signgate_testkit::app::{repo, spawn_app};
+use signgate_testkit::edge::{edge_distribution, media_root, media_rules, spawn_edge, verify};
+use signgate_testkit::http::{
+    assert_nothing_signed, assert_raw_nothing_signed, location, raw_request,
+};
+use signgate_testkit::process::{free_port, ChildGuard, Shutdown};
+use signgate_testkit::tokens::token;
 
 fn nginx_binary() -> PathBuf {
     for candidate in ["/usr/sbin/nginx", "/usr/bin/nginx", "/usr/local/sbin/nginx"] {
@@ -30,16 +36,11 @@ fn readme_snippet() -> String {
     block[code_start..code_end].to_owned()
 }
 
+/// nginx in the foreground (`daemon off`); dropping it stops nginx gracefully (SIGQUIT to the
+/// master, which stops its workers).
 struct Nginx {
-    child: Child,
+    _child: ChildGuard,
     port: u16,
-}
-
-impl Drop for Nginx {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 async fn start_nginx(signgate: std::net::SocketAddr) -> Nginx {
@@ -61,17 +62,19 @@ async fn start_nginx(signgate: std::net::SocketAddr) -> Nginx {
     std::fs::write(dir.join("nginx.conf"), conf).unwrap();
     let nginx = Nginx {
         port,
-        child: Command::new(nginx_binary())
-            .args([
-                "-p",
-                dir.to_str().unwrap(),
-                "-c",
-                dir.join("nginx.conf").to_str().unwrap(),
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap(),
+        _child: ChildGuard::spawn(
+            "nginx",
+            Command::new(nginx_binary())
+                .args([
+                    "-p",
+                    dir.to_str().unwrap(),
+                    "-c",
+                    dir.join("nginx.conf").to_str().unwrap(),
+                ])
+                .stdout(Stdio::null())
+                .stderr(Stdio::inherit()),
+            Shutdown::Quit,
+        ),
     };
     for _ in 0..100 {
         if tokio::net::TcpStream::connect(("127.0.0.1", port))

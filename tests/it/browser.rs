@@ -3,11 +3,14 @@
 //! playlist and its segments loaded with signed cookies.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use signgate_testkit::{app::*, edge::*, process::free_port, tokens::*};
+use signgate_testkit::app::spawn_app;
+use signgate_testkit::edge::{edge_distribution, media_files, media_root, media_rules, spawn_edge};
+use signgate_testkit::process::{free_port, ChildGuard, Shutdown};
+use signgate_testkit::tokens::token;
 
 fn binary(names: &[&str]) -> PathBuf {
     for name in names {
@@ -21,31 +24,28 @@ fn binary(names: &[&str]) -> PathBuf {
     panic!("{} is not installed; install it with: sudo apt-get install -y chromium chromium-driver (scripts/test does this when run as root)", names[0]);
 }
 
+/// chromedriver and the Chromium it starts, in one process group: dropping the driver sends
+/// SIGTERM to all of them.
 struct Driver {
-    child: Child,
+    _child: ChildGuard,
     base: String,
     session: String,
     http: reqwest::Client,
 }
 
-impl Drop for Driver {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 impl Driver {
     async fn start(download_dir: &Path) -> Driver {
         let port = free_port();
-        let child = Command::new(binary(&["chromedriver"]))
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+        let child = ChildGuard::spawn(
+            "chromedriver",
+            Command::new(binary(&["chromedriver"]))
+                .arg(format!("--port={port}"))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null()),
+            Shutdown::Term,
+        );
         let mut driver = Driver {
-            child,
+            _child: child,
             base: format!("http://127.0.0.1:{port}"),
             session: String::new(),
             http: reqwest::Client::new(),
