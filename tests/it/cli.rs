@@ -468,7 +468,6 @@ fn keygen_writes_a_private_key_for_its_owner_only() {
         );
         assert!(o.status.success(), "{}", stderr(&o));
         let private = out.join("private_key.pem");
-        #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
             assert_eq!(

@@ -9,7 +9,7 @@ use std::time::Duration;
 use axum::response::IntoResponse;
 use serde_json::json;
 use signgate_testkit::app::spawn_app;
-use signgate_testkit::backends::{service_url, url_addr, url_via, FaultProxy};
+use signgate_testkit::backends::{self, url_addr, url_via, FaultProxy};
 use signgate_testkit::fs::unique;
 use signgate_testkit::tokens::{ec_jwk, now};
 
@@ -22,12 +22,7 @@ enum Phase {
 
 #[tokio::test]
 async fn backends_fail_during_load_and_nothing_unauthorized_is_signed() {
-    let (Some(redis_url), Some(pg_url)) = (
-        service_url("SIGNGATE_TEST_REDIS_URL"),
-        service_url("SIGNGATE_TEST_POSTGRES_URL"),
-    ) else {
-        return;
-    };
+    let (redis_url, pg_url) = (backends::redis_url(), backends::postgres_url());
     // Sessions: alice (has bought the file), bob (has not). Grants: in their own schema.
     let prefix = format!("{}:", unique("sgfault"));
     let client = redis::Client::open(redis_url.as_str()).unwrap();

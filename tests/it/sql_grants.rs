@@ -3,7 +3,7 @@
 
 use serde_json::{json, Value};
 use signgate_testkit::app::{default_config, settings, spawn_app};
-use signgate_testkit::backends::{service_url, url_addr, url_via, FaultProxy};
+use signgate_testkit::backends::{postgres_url, url_addr, url_via, FaultProxy};
 use signgate_testkit::fs::{tempdir, unique};
 use signgate_testkit::http::assert_nothing_signed;
 use signgate_testkit::tokens::token;
@@ -147,9 +147,7 @@ async fn a_query_that_does_not_prepare_stops_the_start() {
 
 #[tokio::test]
 async fn postgres_grants_fail_closed_during_an_outage_and_recover() {
-    let Some(url) = service_url("SIGNGATE_TEST_POSTGRES_URL") else {
-        return;
-    };
+    let url = postgres_url();
     let schema = unique("sg_grants");
     let pool = sqlx::PgPool::connect(&url).await.unwrap();
     sqlx::raw_sql(&format!(

@@ -12,14 +12,33 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use serde_json::{json, Value};
 
-/// The test service URL from the environment, or `None` (and a note that the test is skipped).
-pub fn service_url(var: &str) -> Option<String> {
+/// The Redis server for the tests, from `SIGNGATE_TEST_REDIS_URL`.
+pub fn redis_url() -> String {
+    required(
+        "SIGNGATE_TEST_REDIS_URL",
+        "Redis",
+        "redis://127.0.0.1:6379/",
+    )
+}
+
+/// The PostgreSQL database for the tests, from `SIGNGATE_TEST_POSTGRES_URL`.
+pub fn postgres_url() -> String {
+    required(
+        "SIGNGATE_TEST_POSTGRES_URL",
+        "PostgreSQL",
+        "postgres://postgres@127.0.0.1:5432/test",
+    )
+}
+
+/// The value of `var`; when it is unset the test fails (a test that returned early would be
+/// reported as passed without testing anything) and says how to get the service.
+fn required(var: &str, service: &str, example: &str) -> String {
     match std::env::var(var) {
-        Ok(v) if !v.is_empty() => Some(v),
-        _ => {
-            eprintln!("skipped: {var} is unset (scripts/test and .ci/run set it)");
-            None
-        }
+        Ok(v) if !v.is_empty() => v,
+        _ => panic!(
+            "{var} is unset: run scripts/test, which starts a throwaway {service}, \
+             or set it to a running server (such as {example})"
+        ),
     }
 }
 

@@ -4,7 +4,7 @@
 use serde_json::{json, Value};
 use signgate::clock::Clock;
 use signgate_testkit::app::{default_config, repo, settings, spawn_with, TestApp};
-use signgate_testkit::backends::service_url;
+use signgate_testkit::backends::postgres_url;
 use signgate_testkit::fs::{tempdir, unique};
 use signgate_testkit::http::assert_nothing_signed;
 
@@ -108,9 +108,7 @@ async fn django_database_sessions_in_sqlite() {
 
 #[tokio::test]
 async fn django_database_sessions_in_postgres() {
-    let Some(url) = service_url("SIGNGATE_TEST_POSTGRES_URL") else {
-        return;
-    };
+    let url = postgres_url();
     let schema = unique("sg_django");
     let pool = sqlx::PgPool::connect(&url).await.unwrap();
     sqlx::raw_sql(&format!("CREATE SCHEMA {schema}"))

@@ -2,7 +2,7 @@
 
 use serde_json::{json, Value};
 use signgate_testkit::app::spawn_app;
-use signgate_testkit::backends::{service_url, url_addr, url_via, FaultProxy};
+use signgate_testkit::backends::{redis_url, url_addr, url_via, FaultProxy};
 use signgate_testkit::edge::verify;
 use signgate_testkit::fs::unique;
 use signgate_testkit::http::assert_nothing_signed;
@@ -32,9 +32,7 @@ fn redis_config(url: &str, prefix: &str, format: &str) -> Vec<(&'static str, Val
 
 #[tokio::test]
 async fn redis_json_sessions() {
-    let Some(url) = service_url("SIGNGATE_TEST_REDIS_URL") else {
-        return;
-    };
+    let url = redis_url();
     let prefix = format!("{}:", unique("sgtest"));
     let mut conn = redis_conn(&url).await;
     let set = |k: &str, v: &str| {
@@ -120,9 +118,7 @@ async fn redis_json_sessions() {
 
 #[tokio::test]
 async fn redis_hash_sessions() {
-    let Some(url) = service_url("SIGNGATE_TEST_REDIS_URL") else {
-        return;
-    };
+    let url = redis_url();
     let prefix = format!("{}:", unique("sgtest"));
     let mut conn = redis_conn(&url).await;
     let key = format!("{prefix}h1");
@@ -163,9 +159,7 @@ async fn redis_hash_sessions() {
 
 #[tokio::test]
 async fn redis_outage_fails_closed_and_recovers_without_a_restart() {
-    let Some(url) = service_url("SIGNGATE_TEST_REDIS_URL") else {
-        return;
-    };
+    let url = redis_url();
     let prefix = format!("{}:", unique("sgtest"));
     let mut conn = redis_conn(&url).await;
     let _: () = redis::cmd("SET")
