@@ -36,6 +36,7 @@ pub struct ChildGuard {
 }
 
 impl ChildGuard {
+    /// Starts `cmd` as the leader of a new process group; `name` names it in messages.
     pub fn spawn(name: &str, cmd: &mut Command, shutdown: Shutdown) -> ChildGuard {
         let child = cmd
             .process_group(0)
@@ -47,10 +48,6 @@ impl ChildGuard {
             shutdown,
             status: None,
         }
-    }
-
-    pub fn id(&self) -> u32 {
-        self.child.id()
     }
 
     /// Sends `signal` to the leader alone, as a test's SIGHUP or SIGTERM.
@@ -156,20 +153,6 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-/// Waits (up to 5 s) until something accepts connections on `port`; false if nothing did.
-pub async fn wait_for_port(port: u16) -> bool {
-    for _ in 0..100 {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_ok()
-        {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    false
-}
-
 /// `signgate serve` as a process: the binary `bin` with the configuration in `dir`.
 pub struct Signgate {
     pub child: ChildGuard,
@@ -218,9 +201,5 @@ impl Signgate {
             cmd.env(k, v);
         }
         Signgate::spawn(cmd, port).await
-    }
-
-    pub fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{path}", self.port)
     }
 }
