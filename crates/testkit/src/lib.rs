@@ -1,0 +1,19 @@
+//! What signgate's integration tests share, one module per job:
+//!
+//! - [`app`]: the real service on a random port, as users run it, with per-test overrides;
+//! - [`tokens`]: JWTs signed with the demo secret or fresh keys;
+//! - [`http`]: asserting that nothing signed came back, and raw exchanges sent byte for byte;
+//! - [`edge`]: the local edge that verifies like CloudFront, and the media files it serves;
+//! - [`backends`]: Redis and PostgreSQL from the environment, JWKS providers, a fault proxy;
+//! - [`process`]: child processes (signgate, nginx, Caddy, browsers) stopped when a test ends;
+//! - [`fs`]: temporary folders and configuration copies;
+//! - [`logs`]: capturing one test's log lines without a global subscriber.
+
+pub mod app;
+pub mod backends;
+pub mod edge;
+pub mod fs;
+pub mod http;
+pub mod logs;
+pub mod process;
+pub mod tokens;

@@ -1,0 +1,56 @@
+//! Keeps the benchmark harness from rotting: `bench/run --smoke` runs every row for about a
+//! second with this build's binaries. Targets are judged from full runs, never here.
+
+use std::process::Command;
+
+#[test]
+fn bench_run_smoke_prints_every_row() {
+    for tool in ["wrk", "nginx", "openssl", "taskset"] {
+        let found = Command::new("sh")
+            .args([
+                "-c",
+                &format!("command -v {tool} || test -x /usr/sbin/{tool}"),
+            ])
+            .status()
+            .unwrap()
+            .success();
+        assert!(found, "{tool} is needed by bench/run; install it with: sudo apt-get install -y wrk nginx openssl util-linux");
+    }
+    let bin_dir = std::path::Path::new(crate::SIGNGATE)
+        .parent()
+        .unwrap()
+        .to_owned();
+    let out = Command::new("python3")
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/bench/run"))
+        .arg("--smoke")
+        .env("BENCH_BIN_DIR", &bin_dir)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for row in [
+        "rsa2048-sha1 signed URLs/s",
+        "ecdsa-p256-sha256 signed URLs/s",
+        "nginx return 302 (reference)",
+        "signgate RSA signed 302",
+        "signgate ECDSA signed 302",
+        "ECDSA cache-hit 302",
+        "ECDSA URL cache hit rate",
+        "cache-hit 302, audit log on",
+        "URL cache, per entry",
+        "2 workers",
+        "RSA p99",
+        "ECDSA p99",
+        "RSS idle",
+        "1,000 open connections",
+        "start to /readyz",
+        "SQL grant, cache warm",
+        "SQL grant, cache cold",
+    ] {
+        assert!(stdout.contains(row), "missing row {row:?} in:\n{stdout}");
+    }
+}

@@ -1,0 +1,250 @@
+//! A real browser (headless Chromium from Debian's packages, driven through chromedriver's
+//! WebDriver API): a download link through signgate's 302 to the edge, and an HLS-shaped
+//! playlist and its segments loaded with signed cookies.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use signgate_testkit::app::spawn_app;
+use signgate_testkit::edge::{edge_distribution, media_files, media_root, media_rules, spawn_edge};
+use signgate_testkit::process::{free_port, ChildGuard, Shutdown};
+use signgate_testkit::tokens::token;
+
+fn binary(names: &[&str]) -> PathBuf {
+    for name in names {
+        for dir in ["/usr/bin", "/usr/local/bin", "/usr/lib/chromium"] {
+            let p = Path::new(dir).join(name);
+            if p.exists() {
+                return p;
+            }
+        }
+    }
+    panic!("{} is not installed; install it with: sudo apt-get install -y chromium chromium-driver (scripts/test does this when run as root)", names[0]);
+}
+
+/// chromedriver and the Chromium it starts, in one process group: dropping the driver sends
+/// SIGTERM to all of them.
+struct Driver {
+    _child: ChildGuard,
+    base: String,
+    session: String,
+    http: reqwest::Client,
+}
+
+impl Driver {
+    async fn start(download_dir: &Path) -> Driver {
+        let port = free_port();
+        let child = ChildGuard::spawn(
+            "chromedriver",
+            Command::new(binary(&["chromedriver"]))
+                .arg(format!("--port={port}"))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null()),
+            Shutdown::Term,
+        );
+        let mut driver = Driver {
+            _child: child,
+            base: format!("http://127.0.0.1:{port}"),
+            session: String::new(),
+            http: reqwest::Client::new(),
+        };
+        for _ in 0..100 {
+            if driver
+                .http
+                .get(format!("{}/status", driver.base))
+                .send()
+                .await
+                .is_ok()
+            {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let profile = download_dir.with_extension("profile");
+        let caps = json!({"capabilities": {"alwaysMatch": {
+            "browserName": "chrome",
+            "goog:chromeOptions": {
+                "binary": binary(&["chromium"]),
+                "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                         "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-quic",
+                         format!("--user-data-dir={}", profile.display())],
+                "prefs": {"download.default_directory": download_dir, "download.prompt_for_download": false,
+                          "plugins.always_open_pdf_externally": true}
+            }
+        }}});
+        let r: Value = driver
+            .http
+            .post(format!("{}/session", driver.base))
+            .json(&caps)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        driver.session = r["value"]["sessionId"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no session: {r}"))
+            .to_owned();
+        driver
+    }
+
+    async fn call(&self, method: reqwest::Method, path: &str, body: Value) -> Value {
+        let url = format!("{}/session/{}{path}", self.base, self.session);
+        let r: Value = self
+            .http
+            .request(method, url)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        r["value"].clone()
+    }
+
+    async fn goto(&self, url: &str) {
+        self.call(reqwest::Method::POST, "/url", json!({"url": url}))
+            .await;
+    }
+
+    async fn title(&self) -> String {
+        self.call(reqwest::Method::GET, "/title", json!({}))
+            .await
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    async fn click(&self, css: &str) {
+        let el = self
+            .call(
+                reqwest::Method::POST,
+                "/element",
+                json!({"using": "css selector", "value": css}),
+            )
+            .await;
+        let id = el
+            .as_object()
+            .unwrap()
+            .values()
+            .next()
+            .unwrap()
+            .as_str()
+            .unwrap()
+            .to_owned();
+        self.call(
+            reqwest::Method::POST,
+            &format!("/element/{id}/click"),
+            json!({}),
+        )
+        .await;
+    }
+}
+
+/// The site signgate protects: a login that sets the session cookie, and a page with a link.
+async fn spawn_site(app: std::net::SocketAddr, token: String) -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let page = format!("<!doctype html><title>downloads</title><a id=\"dl\" href=\"http://{app}/files/public/report.pdf?download=report.pdf\">Q3 report</a>");
+    let router = axum::Router::new()
+        .route(
+            "/login",
+            axum::routing::get(move || {
+                let cookie = format!("signgate_token={token}; Path=/; HttpOnly; SameSite=Lax");
+                async move {
+                    (
+                        [("set-cookie", cookie)],
+                        axum::response::Html("<title>signed in</title>"),
+                    )
+                }
+            }),
+        )
+        .route(
+            "/downloads",
+            axum::routing::get(move || {
+                let page = page.clone();
+                async move { axum::response::Html(page) }
+            }),
+        );
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    addr
+}
+
+#[tokio::test]
+async fn a_browser_downloads_through_signgate_and_plays_with_signed_cookies() {
+    let root = media_root();
+    let edge = spawn_edge(&root).await;
+    let app = spawn_app(&[edge_distribution(edge), media_rules()]).await;
+    let site = spawn_site(app.addr, token("alice", json!({}))).await;
+    let downloads = std::env::temp_dir().join(format!("signgate-downloads-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&downloads);
+    std::fs::create_dir_all(&downloads).unwrap();
+    let driver = Driver::start(&downloads).await;
+
+    // Sign in on the site (the browser now carries the session cookie), then click the link.
+    driver.goto(&format!("http://{site}/login")).await;
+    assert_eq!(driver.title().await, "signed in");
+    driver.goto(&format!("http://{site}/downloads")).await;
+    driver.click("#dl").await;
+    let file = downloads.join("report.pdf");
+    let mut bytes = None;
+    for _ in 0..100 {
+        if let Ok(b) = std::fs::read(&file) {
+            if !b.is_empty() {
+                bytes = Some(b);
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let expected = media_files()
+        .into_iter()
+        .find(|(p, _)| p == "public/report.pdf")
+        .unwrap()
+        .1;
+    assert_eq!(bytes.expect("the browser saved the download"), expected);
+
+    // Streaming: signgate sets signed cookies for the rendition and redirects to the player,
+    // which loads the playlist and every segment from the edge with those cookies.
+    driver
+        .goto(&format!(
+            "http://{}/cookies/hls/alice?next=player.html",
+            app.addr
+        ))
+        .await;
+    let mut title = String::new();
+    for _ in 0..100 {
+        title = driver.title().await;
+        if title.starts_with("played:") || title.starts_with("failed:") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let files = media_files();
+    let size = |p: &str| files.iter().find(|(f, _)| f == p).unwrap().1.len();
+    assert_eq!(
+        title,
+        format!(
+            "played:{}:{}",
+            size("hls/alice/master.m3u8"),
+            size("hls/alice/seg0.ts") + size("hls/alice/seg1.ts")
+        )
+    );
+
+    // Without the cookies (another folder), the edge refuses.
+    driver
+        .goto(&format!("http://{edge}/hls/bob/master.m3u8"))
+        .await;
+    let source = driver
+        .call(reqwest::Method::GET, "/source", json!({}))
+        .await;
+    assert!(
+        source.as_str().unwrap_or_default().contains("AccessDenied"),
+        "{source}"
+    );
+    driver.call(reqwest::Method::DELETE, "", json!({})).await;
+}

@@ -1,0 +1,69 @@
+//! Rules: each caller reads only what a rule grants (their own folder, a role), denied by
+//! default, and a denial answered as 404 when configured.
+
+use serde_json::{json, Value};
+use signgate_testkit::app::spawn_app;
+use signgate_testkit::http::assert_nothing_signed;
+use signgate_testkit::tokens::token;
+
+#[tokio::test]
+async fn each_user_reads_only_their_folder() {
+    let app = spawn_app(&[]).await;
+    let alice = token("alice", json!({}));
+    assert_eq!(
+        app.get("/files/users/alice/a.pdf", Some(&alice))
+            .await
+            .status(),
+        302
+    );
+    let (status, body) =
+        assert_nothing_signed(app.get("/files/users/bob/a.pdf", Some(&alice)).await).await;
+    assert_eq!(status, 403);
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap()["error"],
+        "forbidden"
+    );
+    let (status, _) = assert_nothing_signed(app.get("/files/secret/x", Some(&alice)).await).await;
+    assert_eq!(status, 403, "no rule matches: denied by default");
+}
+
+#[tokio::test]
+async fn not_found_hides_existence_when_configured() {
+    let app = spawn_app(&[("server.deny_as_not_found", json!(true))]).await;
+    let (status, _) = assert_nothing_signed(
+        app.get("/files/users/bob/a.pdf", Some(&token("alice", json!({}))))
+            .await,
+    )
+    .await;
+    assert_eq!(status, 404);
+}
+
+#[tokio::test]
+async fn role_requirements() {
+    let rules = json!([{"pattern": "staff/**", "access": "authenticated", "distribution": "demo", "require": [{"claim": "roles", "any_of": ["staff", "admin"]}]}]);
+    let app = spawn_app(&[("rules", rules)]).await;
+    assert_eq!(
+        app.get(
+            "/files/staff/a",
+            Some(&token("alice", json!({"roles": ["staff"]})))
+        )
+        .await
+        .status(),
+        302
+    );
+    assert_eq!(
+        app.get(
+            "/files/staff/a",
+            Some(&token("bob", json!({"roles": ["guest"]})))
+        )
+        .await
+        .status(),
+        403
+    );
+    assert_eq!(
+        app.get("/files/staff/a", Some(&token("eve", json!({}))))
+            .await
+            .status(),
+        403
+    );
+}
