@@ -623,3 +623,22 @@ fn variables_that_are_not_settings_are_left_alone() {
         stderr(&o)
     );
 }
+
+#[test]
+fn a_files_prefix_that_collides_with_a_route_stops_check_config_and_serve_naming_the_key() {
+    let env = [
+        ("SIGNGATE_SERVER__FILES_PREFIX", "/cookies"),
+        ("SIGNGATE_SERVER__LISTEN", "127.0.0.1:0"),
+        ("SIGNGATE_SERVER__METRICS_LISTEN", ""),
+    ];
+    for command in ["check-config", "serve"] {
+        let o = run(&[command], &env);
+        assert_eq!(o.status.code(), Some(2), "{command}: {}", stderr(&o));
+        let err = stderr(&o);
+        assert!(
+            err.contains("server.files_prefix") && err.contains("/cookies"),
+            "{command}: {err}"
+        );
+        assert!(!err.contains("panicked"), "{command}: {err}");
+    }
+}

@@ -238,3 +238,26 @@ fn redis_sessions_need_their_own_key_prefix() {
     ]);
     assert!(err.contains("auth.redis_session.key_prefix"), "{err}");
 }
+
+#[test]
+fn a_files_prefix_on_or_around_a_fixed_route_is_refused_naming_the_key() {
+    for prefix in [
+        "/cookies",
+        "/cookies/",
+        "/cookies/media",
+        "/auth",
+        "/sign",
+        "/healthz",
+        "/readyz/x",
+    ] {
+        let err = error_of(&[("server.files_prefix", json!(prefix))]);
+        assert!(
+            err.contains("server.files_prefix") && err.contains("collides"),
+            "{prefix}: {err}"
+        );
+    }
+    for prefix in ["/files", "/media/files", "/cookies-archive", "/signed"] {
+        settings(&default_config(), &[("server.files_prefix", json!(prefix))])
+            .unwrap_or_else(|e| panic!("{prefix}: {e:#}"));
+    }
+}

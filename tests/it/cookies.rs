@@ -154,3 +154,69 @@ async fn folder_cookies_never_bypass_a_stricter_earlier_rule() {
         "no earlier rule touches clips/7"
     );
 }
+
+/// The audit lines of `logs` (JSON), as their `fields` objects.
+fn audit_lines(logs: &signgate_testkit::logs::LogCapture) -> Vec<Value> {
+    logs.text()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|l| l["target"] == "signgate::audit")
+        .map(|l| l["fields"].clone())
+        .collect()
+}
+
+#[tokio::test]
+async fn every_folder_cookie_decision_writes_its_audit_line() {
+    let logs = signgate_testkit::logs::LogCapture::start();
+    let dir = signgate_testkit::fs::tempdir();
+    let db = dir.join("grants.sqlite3");
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}?mode=rwc", db.display()))
+        .await
+        .unwrap();
+    sqlx::raw_sql("CREATE TABLE viewers (folder TEXT, subject TEXT); INSERT INTO viewers VALUES ('hls/alice', 'alice');")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let app = spawn_app(&[
+        edge_distribution("127.0.0.1:9".parse().unwrap()),
+        (
+            "rules",
+            json!([{"pattern": "hls/*/**", "access": "authenticated", "distribution": "demo", "cookies": true, "grant": "viewers"}]),
+        ),
+        (
+            "grants",
+            json!([{"name": "viewers", "database_url": format!("sqlite://{}", db.display()),
+                    "query": "SELECT 1 FROM viewers WHERE folder = ?1 AND subject = ?2", "params": ["key", "subject"]}]),
+        ),
+    ])
+    .await;
+    let alice = token("alice", json!({}));
+    let bob = token("bob", json!({}));
+    let allowed = app.get("/cookies/hls/alice", Some(&alice)).await;
+    assert_eq!(allowed.status(), 200);
+    let by_grant = app.get("/cookies/hls/alice", Some(&bob)).await;
+    assert_eq!(assert_nothing_signed(by_grant).await.0, 403);
+    let anonymous = app.get("/cookies/hls/alice", None).await;
+    assert_eq!(assert_nothing_signed(anonymous).await.0, 401);
+    let by_rule = app.get("/cookies/audio/alice", Some(&alice)).await;
+    assert_eq!(assert_nothing_signed(by_rule).await.0, 403);
+
+    let lines = audit_lines(&logs);
+    let find = |subject: &str, folder: &str, decision: &str| {
+        lines
+            .iter()
+            .find(|l| {
+                l["subject"] == subject
+                    && l["folder"] == folder
+                    && l["decision"] == decision
+                    && l["kind"] == "cookies"
+            })
+            .unwrap_or_else(|| panic!("no {decision} line for {subject} {folder} in {lines:#?}"))
+    };
+    let allow = find("alice", "hls/alice", "allow");
+    assert_eq!(allow["key_id"], "KDEMO2RSA0001");
+    assert_eq!(find("bob", "hls/alice", "deny")["grant"], "viewers");
+    find("-", "hls/alice", "unauthenticated");
+    find("alice", "audio/alice", "deny");
+    assert_eq!(lines.len(), 4, "one line per decision: {lines:#?}");
+}

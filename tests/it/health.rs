@@ -27,3 +27,23 @@ async fn health_readiness_metrics_and_unknown_routes() {
         "{metrics}"
     );
 }
+
+#[tokio::test]
+async fn two_services_in_one_process_count_apart() {
+    let cached = (
+        "rules",
+        json!([{"pattern": "public/**", "access": "authenticated", "distribution": "demo", "cache_step_seconds": 60}]),
+    );
+    let first = spawn_app(&[cached.clone()]).await;
+    let second = spawn_app(&[cached]).await;
+    let t = token("alice", json!({}));
+    for _ in 0..3 {
+        assert_eq!(first.get("/files/public/a", Some(&t)).await.status(), 302);
+    }
+    assert_eq!(first.metric("signgate_url_cache_hits_total").await, 2.0);
+    assert_eq!(first.metric("signgate_url_cache_misses_total").await, 1.0);
+    assert_eq!(first.metric("signgate_jwt_cache_hits_total").await, 2.0);
+    assert_eq!(second.metric("signgate_url_cache_hits_total").await, 0.0);
+    assert_eq!(second.metric("signgate_url_cache_misses_total").await, 0.0);
+    assert_eq!(second.metric("signgate_jwt_cache_hits_total").await, 0.0);
+}

@@ -13,7 +13,7 @@ use signgate_testkit::backends::{slow_jwks_provider, JwksProvider};
 use signgate_testkit::edge::verify;
 use signgate_testkit::fs::{config_copy, tempdir};
 use signgate_testkit::http::{assert_nothing_signed, client, location};
-use signgate_testkit::process::{Signgate, SIGHUP};
+use signgate_testkit::process::{free_port, Signgate, SIGHUP, SIGTERM};
 use signgate_testkit::tokens::{claims, ec_jwk, sign, token, DEMO_SECRET};
 
 use crate::SIGNGATE;
@@ -107,6 +107,77 @@ async fn a_reload_applies_a_new_request_timeout() {
         started.elapsed() < Duration::from_millis(1500),
         "the reloaded 300 ms applied, not the 10 s the process started with"
     );
+}
+
+#[tokio::test]
+async fn a_reload_that_would_change_the_routes_is_refused_and_the_old_routes_keep_answering() {
+    let (config, text) = config_file("");
+    let app = spawn_with(settings(&config, &[]).unwrap()).await;
+    let t = token("alice", json!({}));
+    assert_eq!(app.get("/files/public/a", Some(&t)).await.status(), 302);
+    let moved = text.replace("files_prefix = \"/files\"", "files_prefix = \"/media\"");
+    assert_ne!(moved, text);
+    std::fs::write(&config, moved).unwrap();
+    let err = format!("{:#}", app.service.reload().unwrap_err());
+    assert!(
+        err.contains("server.files_prefix") && err.contains("/media") && err.contains("restart"),
+        "{err}"
+    );
+    assert_eq!(
+        app.get("/files/public/a", Some(&t)).await.status(),
+        302,
+        "the running routes and configuration stay"
+    );
+    assert_eq!(app.get("/media/public/a", Some(&t)).await.status(), 404);
+}
+
+#[tokio::test]
+async fn sighup_with_a_new_files_prefix_is_refused_and_the_reason_is_logged() {
+    let dir = config_copy("hup-prefix");
+    let log = dir.join("stderr.log");
+    let port = free_port();
+    let mut cmd = Signgate::command(SIGNGATE, &dir, port);
+    cmd.env("SIGNGATE_LOG__LEVEL", "warn")
+        .stderr(std::fs::File::create(&log).unwrap());
+    let mut p = Signgate::spawn(cmd, port).await;
+    let url = |path: &str| format!("http://127.0.0.1:{port}{path}");
+    let t = token("alice", json!({}));
+    let config = std::fs::read_to_string(dir.join("signgate.toml")).unwrap();
+    std::fs::write(
+        dir.join("signgate.toml"),
+        config.replace("files_prefix = \"/files\"", "files_prefix = \"/media\""),
+    )
+    .unwrap();
+    p.child.signal(SIGHUP);
+    let mut logged = String::new();
+    for _ in 0..100 {
+        logged = std::fs::read_to_string(&log).unwrap();
+        if logged.contains("reload failed") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let line = logged
+        .lines()
+        .find(|l| l.contains("reload failed"))
+        .unwrap_or_else(|| panic!("no reload failure logged: {logged}"));
+    assert!(line.contains("server.files_prefix"), "{line}");
+    let r = client()
+        .get(url("/files/public/a.txt"))
+        .bearer_auth(&t)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 302, "the old routes keep answering");
+    let r = client()
+        .get(url("/media/public/a.txt"))
+        .bearer_auth(&t)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    p.child.signal(SIGTERM);
+    assert!(p.child.wait(Duration::from_secs(40)).await.success());
 }
 
 #[tokio::test]
