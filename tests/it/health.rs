@@ -34,7 +34,7 @@ async fn two_services_in_one_process_count_apart() {
         "rules",
         json!([{"pattern": "public/**", "access": "authenticated", "distribution": "demo", "cache_step_seconds": 60}]),
     );
-    let first = spawn_app(&[cached.clone()]).await;
+    let first = spawn_app(std::slice::from_ref(&cached)).await;
     let second = spawn_app(&[cached]).await;
     let t = token("alice", json!({}));
     for _ in 0..3 {
