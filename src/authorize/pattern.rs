@@ -1,5 +1,6 @@
 //! Object-key patterns such as `public/**`, `users/{sub}/**` or `reports/*.pdf`: which keys a
-//! rule covers, with the caller's claims filled in.
+//! rule covers, with the caller's claims filled in. (A little over 300 lines: about a third are
+//! the matcher's tests, kept beside it.)
 
 use std::borrow::Cow;
 
