@@ -124,19 +124,46 @@ impl KeyPattern {
     }
 }
 
+/// Whether `pattern` matches all of `key`. `**` runs split the pattern into groups of
+/// one-segment patterns: the first group must match the key's first segments, the last its last
+/// ones, and each group between at the leftmost place after the previous one (taking the leftmost
+/// place never loses a match, since `**` takes any number of segments). So matching takes at
+/// most (key segments × pattern segments) segment matches, whatever the pattern: no
+/// backtracking that a crafted key could make exponential.
 fn match_segments(pattern: &[Segment], key: &[&str], user: Option<&User>) -> bool {
-    match pattern.split_first() {
-        None => key.is_empty(),
-        Some((Segment::AnyDepth, rest)) => {
-            (0..=key.len()).any(|skip| match_segments(rest, &key[skip..], user))
-        }
-        Some((Segment::Pieces(pieces), rest)) => match key.split_first() {
-            Some((first, key_rest)) => {
-                match_pieces(pieces, first, user) && match_segments(rest, key_rest, user)
-            }
-            None => false,
-        },
+    let any_depth = |s: &Segment| matches!(s, Segment::AnyDepth);
+    let gaps = pattern.iter().filter(|s| any_depth(s)).count();
+    let mut groups = pattern.split(any_depth);
+    let first = groups.next().unwrap_or_default();
+    if gaps == 0 {
+        return first.len() == key.len() && group_at(first, key, user);
     }
+    let last = pattern.rsplit(any_depth).next().unwrap_or_default();
+    if key.len() < first.len() + last.len()
+        || !group_at(first, key, user)
+        || !group_at(last, &key[key.len() - last.len()..], user)
+    {
+        return false;
+    }
+    let mut middle = &key[first.len()..key.len() - last.len()];
+    for group in groups.take(gaps - 1) {
+        let Some(at) = (0..=middle.len().saturating_sub(group.len()))
+            .find(|&i| middle.len() >= group.len() && group_at(group, &middle[i..], user))
+        else {
+            return false;
+        };
+        middle = &middle[at + group.len()..];
+    }
+    true
+}
+
+/// Whether the one-segment patterns of `group` match the first `group.len()` segments of `key`.
+fn group_at(group: &[Segment], key: &[&str], user: Option<&User>) -> bool {
+    key.len() >= group.len()
+        && group.iter().zip(key).all(|(segment, text)| match segment {
+            Segment::Pieces(pieces) => match_pieces(pieces, text, user),
+            Segment::AnyDepth => false,
+        })
 }
 
 /// Whether `pattern` can match `folder` followed by at least one more segment.
@@ -152,25 +179,76 @@ fn extends_below(pattern: &[Segment], folder: &[&str], user: Option<&User>) -> b
     }
 }
 
+/// Whether one segment's pieces match all of `text`. Stars split the pieces into chunks of fixed
+/// text (literals and the caller's claim values): the first chunk must start the text, the last
+/// end it, and each chunk between is found at its leftmost place after the previous one, which
+/// never loses a match. At most (text length × pattern length) steps, whatever the pattern.
 fn match_pieces(pieces: &[Piece], text: &str, user: Option<&User>) -> bool {
-    match pieces.split_first() {
-        None => text.is_empty(),
-        Some((Piece::Literal(l), rest)) => text
-            .strip_prefix(l.as_str())
-            .is_some_and(|t| match_pieces(rest, t, user)),
-        Some((Piece::Claim(name), rest)) => {
-            let Some(value) = user.and_then(|u| claim_for_template(u, name)) else {
-                return false;
-            };
-            text.strip_prefix(value.as_ref())
-                .is_some_and(|t| match_pieces(rest, t, user))
-        }
-        Some((Piece::Star, rest)) => text
-            .char_indices()
-            .map(|(i, _)| i)
-            .chain(std::iter::once(text.len()))
-            .any(|i| match_pieces(rest, &text[i..], user)),
+    let star = |p: &Piece| matches!(p, Piece::Star);
+    let stars = pieces.iter().filter(|p| star(p)).count();
+    let mut chunks = pieces.split(star);
+    let first = chunks.next().unwrap_or_default();
+    let Some(start) = chunk_at(first, text, user) else {
+        return false;
+    };
+    if stars == 0 {
+        return start == text.len();
     }
+    let rest = &text[start..];
+    let last = pieces.rsplit(star).next().unwrap_or_default();
+    let Some(last_len) = chunk_len(last, user) else {
+        return false;
+    };
+    let Some(tail) = rest.len().checked_sub(last_len) else {
+        return false;
+    };
+    if !rest.is_char_boundary(tail) || chunk_at(last, &rest[tail..], user) != Some(last_len) {
+        return false;
+    }
+    let mut middle = &rest[..tail];
+    for chunk in chunks.take(stars - 1) {
+        let found = (0..=middle.len())
+            .filter(|&i| middle.is_char_boundary(i))
+            .find_map(|i| chunk_at(chunk, &middle[i..], user).map(|n| i + n));
+        match found {
+            Some(end) => middle = &middle[end..],
+            None => return false,
+        }
+    }
+    true
+}
+
+/// The text of one star-free piece for `user`; `None` when a claim is missing or unusable.
+fn piece_text<'a>(piece: &'a Piece, user: Option<&'a User>) -> Option<Cow<'a, str>> {
+    match piece {
+        Piece::Literal(l) => Some(Cow::Borrowed(l)),
+        Piece::Claim(name) => user.and_then(|u| claim_for_template(u, name)),
+        Piece::Star => None,
+    }
+}
+
+/// The bytes `chunk` (star-free pieces) takes at the start of `text`, if it is there.
+fn chunk_at(chunk: &[Piece], text: &str, user: Option<&User>) -> Option<usize> {
+    #[cfg(test)]
+    STEPS.with(|s| s.set(s.get() + 1));
+    let mut rest = text;
+    for piece in chunk {
+        rest = rest.strip_prefix(piece_text(piece, user)?.as_ref())?;
+    }
+    Some(text.len() - rest.len())
+}
+
+fn chunk_len(chunk: &[Piece], user: Option<&User>) -> Option<usize> {
+    chunk
+        .iter()
+        .map(|p| piece_text(p, user).map(|t| t.len()))
+        .sum()
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Chunk comparisons made on this thread, so tests can bound the work a match takes.
+    static STEPS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
 }
 
 /// A claim value usable inside a path template. Values that could step outside their segment
@@ -308,6 +386,104 @@ mod tests {
             "a/./b",
         ] {
             assert!(KeyPattern::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    /// The matcher before it was made linear: plain backtracking, exponential on crafted input,
+    /// but obviously right. The property test checks the new matcher against it on small cases.
+    fn reference(pattern: &[Segment], key: &[&str], user: Option<&User>) -> bool {
+        fn pieces_ref(pieces: &[Piece], text: &str, user: Option<&User>) -> bool {
+            match pieces.split_first() {
+                None => text.is_empty(),
+                Some((Piece::Star, rest)) => text
+                    .char_indices()
+                    .map(|(i, _)| i)
+                    .chain(std::iter::once(text.len()))
+                    .any(|i| pieces_ref(rest, &text[i..], user)),
+                Some((piece, rest)) => piece_text(piece, user).is_some_and(|t| {
+                    text.strip_prefix(t.as_ref())
+                        .is_some_and(|t| pieces_ref(rest, t, user))
+                }),
+            }
+        }
+        match pattern.split_first() {
+            None => key.is_empty(),
+            Some((Segment::AnyDepth, rest)) => {
+                (0..=key.len()).any(|skip| reference(rest, &key[skip..], user))
+            }
+            Some((Segment::Pieces(pieces), rest)) => key
+                .split_first()
+                .is_some_and(|(k, kr)| pieces_ref(pieces, k, user) && reference(rest, kr, user)),
+        }
+    }
+
+    fn steps_of(f: impl FnOnce() -> bool) -> (bool, u64) {
+        STEPS.with(|s| s.set(0));
+        let result = f();
+        (result, STEPS.with(|s| s.get()))
+    }
+
+    #[test]
+    fn crafted_keys_cannot_make_matching_blow_up() {
+        // Each case would take seconds to years with backtracking; here the work is bounded by
+        // (key length x pattern length), counted in chunk comparisons.
+        let underscores = format!("archive/{}.pd", "_".repeat(400));
+        let p = KeyPattern::parse("archive/*_*_*_*_*_*.pdf").unwrap();
+        let (matched, steps) = steps_of(|| p.matches(&key(&underscores), None));
+        assert!(!matched);
+        assert!(steps <= 8 * 410, "{steps} steps");
+
+        let deep = format!("{}b", "a/".repeat(300));
+        let p = KeyPattern::parse("**/a/**/a/**/a/**/a/**/c").unwrap();
+        let (matched, steps) = steps_of(|| p.matches(&key(&deep), None));
+        assert!(!matched);
+        assert!(steps <= 8 * 310, "{steps} steps");
+
+        let alice = user("alice", json!({}));
+        let p = KeyPattern::parse("u/*{sub}*{sub}*{sub}*x").unwrap();
+        let text = format!("u/{}y", "alice".repeat(150));
+        let (matched, steps) = steps_of(|| p.matches(&key(&text), Some(&alice)));
+        assert!(!matched);
+        assert!(steps <= 8 * 760, "{steps} steps");
+    }
+
+    fn arb_pattern() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        let piece = prop_oneof![
+            Just("a".to_owned()),
+            Just("b".to_owned()),
+            Just("ab".to_owned()),
+            Just("*".to_owned()),
+            Just("{sub}".to_owned()),
+        ];
+        let segment = prop_oneof![
+            4 => proptest::collection::vec(piece, 1..4).prop_map(|p| p.concat()),
+            1 => Just("**".to_owned()),
+        ];
+        proptest::collection::vec(segment, 1..5)
+            .prop_map(|s| s.join("/"))
+            .prop_filter("valid", |p| KeyPattern::parse(p).is_ok())
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_linear_matcher_agrees_with_backtracking(
+            pattern in arb_pattern(),
+            key_segments in proptest::collection::vec("[ab]{1,5}", 1..6),
+            sub in "[ab]{1,2}",
+        ) {
+            let p = KeyPattern::parse(&pattern).unwrap();
+            let text = key_segments.join("/");
+            let k = key(&text);
+            let u = user(&sub, json!({}));
+            let segments: Vec<&str> = k.segments().collect();
+            for who in [None, Some(&u)] {
+                proptest::prop_assert_eq!(
+                    p.matches(&k, who),
+                    reference(&p.segments, &segments, who),
+                    "{} against {}", pattern, text
+                );
+            }
         }
     }
 }
