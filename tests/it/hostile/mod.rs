@@ -12,6 +12,7 @@ mod forward_auth;
 mod framing;
 mod headers;
 mod paths;
+mod patterns;
 mod redirects;
 mod sessions;
 mod tokens;
@@ -286,9 +287,18 @@ async fn spawn_hostile_app(dir: &std::path::Path) -> (TestApp, String) {
         {"issuer": "signgate-dev", "audience": ["signgate"], "algorithms": ["HS256"], "secret": DEMO_SECRET},
         {"issuer": "rs-issuer", "audience": ["signgate"], "algorithms": ["RS256"], "public_key_file": dir.join("rs.pem")}
     ]);
+    // The media rules, and two whose patterns a crafted key could make expensive to match.
+    let (_, mut rules) = media_rules();
+    let rules_list = rules.as_array_mut().unwrap();
+    rules_list.push(json!(
+        {"pattern": "archive/*_*_*_*_*_*.pdf", "access": "authenticated", "distribution": "demo"}
+    ));
+    rules_list.push(json!(
+        {"pattern": "**/a/**/a/**/a/**/c", "access": "authenticated", "distribution": "demo"}
+    ));
     let app = spawn_app(&[
         edge_distribution("127.0.0.1:9".parse().unwrap()),
-        media_rules(),
+        ("rules", rules),
         ("auth.jwt.issuers", issuers),
         ("auth.order", json!(["jwt", "django_session"])),
         (
