@@ -30,7 +30,7 @@ pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr
         .map(str::trim)
         .collect();
     for entry in forwarded.iter().rev() {
-        match entry.parse::<IpAddr>() {
+        match parse_forwarded(entry) {
             Ok(ip) if is_trusted(canonical(ip), trusted) => continue,
             Ok(ip) => return canonical(ip),
             // Garbage in the chain: stop believing it.
@@ -40,16 +40,23 @@ pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr
     if forwarded.is_empty() {
         let mut real = headers.get_all("x-real-ip").iter();
         if let (Some(v), None) = (real.next(), real.next()) {
-            if let Some(ip) = v
-                .to_str()
-                .ok()
-                .and_then(|s| s.trim().parse::<IpAddr>().ok())
-            {
+            if let Some(ip) = v.to_str().ok().and_then(|s| parse_forwarded(s.trim()).ok()) {
                 return canonical(ip);
             }
         }
     }
     peer
+}
+
+/// One forwarded address: `192.0.2.5`, `2001:db8::1`, or with a port as some proxies send it
+/// (`192.0.2.5:41234`, `[2001:db8::1]:41234`).
+fn parse_forwarded(entry: &str) -> Result<IpAddr, std::net::AddrParseError> {
+    entry.parse::<IpAddr>().or_else(|e| {
+        entry
+            .parse::<std::net::SocketAddr>()
+            .map(|s| s.ip())
+            .map_err(|_| e)
+    })
 }
 
 #[cfg(test)]
@@ -99,6 +106,33 @@ mod tests {
         assert_eq!(
             client_ip(mapped, &h(&[("x-real-ip", "192.0.2.5")]), &trusted),
             "192.0.2.5".parse::<IpAddr>().unwrap()
+        );
+    }
+
+    #[test]
+    fn a_forwarded_address_with_a_port_is_read() {
+        let trusted: Vec<IpNet> = vec!["127.0.0.1/32".parse().unwrap()];
+        let peer: IpAddr = "127.0.0.1".parse().unwrap();
+        for (header, value, want) in [
+            ("x-forwarded-for", "198.51.100.7:41234", "198.51.100.7"),
+            ("x-forwarded-for", "[2001:db8::1]:443", "2001:db8::1"),
+            (
+                "x-forwarded-for",
+                "6.6.6.6, 198.51.100.7:80",
+                "198.51.100.7",
+            ),
+            ("x-real-ip", "192.0.2.5:1234", "192.0.2.5"),
+        ] {
+            assert_eq!(
+                client_ip(peer, &h(&[(header, value)]), &trusted),
+                want.parse::<IpAddr>().unwrap(),
+                "{value}"
+            );
+        }
+        // A port does not make garbage believable.
+        assert_eq!(
+            client_ip(peer, &h(&[("x-forwarded-for", "junk:80")]), &trusted),
+            peer
         );
     }
 }

@@ -19,6 +19,13 @@ pub enum NameRejection {
     Character,
 }
 
+/// Line separators and bidirectional controls (U+202A-202E overrides and embeddings, U+2066-2069
+/// isolates, U+200E/200F marks, U+061C): in a file name they make `invoice\u{202E}fdp.exe` show
+/// as `invoiceexe.pdf`.
+fn is_invisible_control(c: char) -> bool {
+    matches!(c, '\u{2028}' | '\u{2029}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}')
+}
+
 impl DownloadName {
     /// Parses the raw (form-encoded) query value.
     pub fn from_query_value(raw: &str) -> Result<Self, NameRejection> {
@@ -47,7 +54,7 @@ impl DownloadName {
         }
         if name
             .chars()
-            .any(|c| c.is_control() || matches!(c, '/' | '\\' | '\u{2028}' | '\u{2029}'))
+            .any(|c| c.is_control() || matches!(c, '/' | '\\') || is_invisible_control(c))
         {
             return Err(NameRejection::Character);
         }
@@ -123,6 +130,13 @@ mod tests {
             ("%ff", Encoding),
             ("%zz", Encoding),
             ("a%", Encoding),
+            // Right-to-left override: "invoice<RLO>fdp.exe" shows as "invoiceexe.pdf".
+            ("invoice%E2%80%AEfdp.exe", Character),
+            ("a%E2%80%AAb", Character),
+            ("a%E2%81%A6b", Character),
+            ("a%E2%80%8Fb", Character),
+            ("a%D8%9Cb", Character),
+            ("a%E2%80%A8b", Character),
         ] {
             assert_eq!(DownloadName::from_query_value(raw), Err(why), "{raw}");
         }

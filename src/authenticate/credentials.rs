@@ -55,21 +55,31 @@ pub enum CookieLookup<'a> {
     Value(&'a str),
 }
 
-/// Finds one cookie across all `Cookie` headers.
+/// Finds one cookie across all `Cookie` headers. Other cookies are skipped whatever bytes they
+/// hold (a site's `lang=français` must not hide the session cookie); the one asked for must be
+/// visible ASCII, or it is refused as ambiguous rather than guessed at.
 pub fn find_cookie<'a>(headers: &'a HeaderMap, name: &str) -> CookieLookup<'a> {
     let mut found = None;
     for header in headers.get_all(COOKIE) {
-        let Ok(text) = header.to_str() else { continue };
-        for pair in text.split(';') {
-            let pair = pair.trim_start_matches(' ');
-            if let Some((n, v)) = pair.split_once('=') {
-                if n == name {
-                    if found.is_some() {
-                        return CookieLookup::Ambiguous;
-                    }
-                    found = Some(v.trim_matches('"'));
-                }
+        for pair in header.as_bytes().split(|&b| b == b';') {
+            let pair = pair.trim_ascii_start();
+            let Some(eq) = pair.iter().position(|&b| b == b'=') else {
+                continue;
+            };
+            if &pair[..eq] != name.as_bytes() {
+                continue;
             }
+            if found.is_some() {
+                return CookieLookup::Ambiguous;
+            }
+            let value = &pair[eq + 1..];
+            if !value.iter().all(|b| b.is_ascii_graphic()) {
+                return CookieLookup::Ambiguous;
+            }
+            let Ok(value) = std::str::from_utf8(value) else {
+                return CookieLookup::Ambiguous;
+            };
+            found = Some(value.trim_matches('"'));
         }
     }
     found.map_or(CookieLookup::Absent, CookieLookup::Value)
@@ -107,6 +117,28 @@ mod tests {
         assert_eq!(bearer_or_cookie(&h, Some("t")), Found::Token("abc.def.ghi"));
         let h = headers(&[("authorization", "bearer abc")]);
         assert_eq!(bearer_or_cookie(&h, None), Found::Token("abc"));
+    }
+
+    #[test]
+    fn a_non_ascii_byte_in_another_cookie_does_not_hide_ours() {
+        let mut h = HeaderMap::new();
+        h.append(
+            COOKIE,
+            HeaderValue::from_bytes("lang=fran\u{e7}ais; t=tok.en.x".as_bytes()).unwrap(),
+        );
+        assert_eq!(bearer_or_cookie(&h, Some("t")), Found::Token("tok.en.x"));
+        assert!(matches!(
+            find_cookie(&h, "t"),
+            CookieLookup::Value("tok.en.x")
+        ));
+        // Our own cookie with such a byte is refused, never guessed at.
+        let mut h = HeaderMap::new();
+        h.append(
+            COOKIE,
+            HeaderValue::from_bytes("t=tok\u{e7}en".as_bytes()).unwrap(),
+        );
+        assert!(matches!(find_cookie(&h, "t"), CookieLookup::Ambiguous));
+        assert_eq!(bearer_or_cookie(&h, Some("t")), Found::Malformed);
     }
 
     #[test]

@@ -66,7 +66,11 @@ pub fn run(config: &Path, args: TokenArgs) -> anyhow::Result<ExitCode> {
         claims.insert("aud".into(), aud.clone().into());
     }
     claims.insert("iat".into(), now.into());
-    claims.insert("exp".into(), (now + args.ttl).into());
+    let exp = now
+        .checked_add(args.ttl)
+        .filter(|exp| *exp <= i64::MAX as u64)
+        .ok_or_else(|| anyhow::anyhow!("--ttl {}: too large", args.ttl))?;
+    claims.insert("exp".into(), exp.into());
     let header = jsonwebtoken::Header::new(issuer.algorithms[0]);
     let key = jsonwebtoken::EncodingKey::from_secret(secret.expose())?;
     println!("{}", jsonwebtoken::encode(&header, &claims, &key)?);

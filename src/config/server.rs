@@ -58,6 +58,9 @@ pub(super) struct RawServer {
     max_batch_keys: usize,
 }
 
+/// The most keys one `/sign` call may ask for: each is a signature.
+const MAX_BATCH_KEYS: usize = 1000;
+
 fn default_max_batch() -> usize {
     100
 }
@@ -89,7 +92,7 @@ impl RawServer {
         }
         let login_url = match self.login_url.as_str() {
             "" => None,
-            url if url.starts_with('/') && !url.starts_with("//") => Some(url.to_owned()),
+            url if url.starts_with('/') => Some(same_origin_path(url)?),
             url => Some(
                 SignableUrl::parse(url)
                     .map_err(|e| anyhow!("server.login_url: {e}"))?
@@ -111,6 +114,9 @@ impl RawServer {
         if !(16..=65536).contains(&self.max_key_bytes) {
             bail!("server.max_key_bytes: must be between 16 and 65536");
         }
+        if !(1..=MAX_BATCH_KEYS).contains(&self.max_batch_keys) {
+            bail!("server.max_batch_keys: must be between 1 and {MAX_BATCH_KEYS}");
+        }
         if self.request_timeout_ms == 0 {
             bail!("server.request_timeout_ms: must be positive");
         }
@@ -129,7 +135,7 @@ impl RawServer {
             request_timeout: Duration::from_millis(self.request_timeout_ms),
             shutdown_grace: Duration::from_secs(self.shutdown_grace_seconds),
             worker_threads: self.worker_threads,
-            max_batch_keys: self.max_batch_keys.max(1),
+            max_batch_keys: self.max_batch_keys,
         })
     }
 }
@@ -158,4 +164,41 @@ fn files_prefix(text: &str) -> anyhow::Result<String> {
         );
     }
     Ok(prefix.to_owned())
+}
+
+/// A login URL given as a path on signgate's own origin. Browsers read `//host`, `/\host` and
+/// the same with tabs or newlines in between (which URL parsers drop) as another origin: an open
+/// redirect. So a backslash, a control character or whitespace anywhere refuses it, and so does
+/// a second leading slash.
+fn same_origin_path(url: &str) -> anyhow::Result<String> {
+    let off_origin = url.starts_with("//")
+        || url
+            .chars()
+            .any(|c| c == '\\' || c.is_control() || c.is_whitespace());
+    if off_origin {
+        bail!("server.login_url: {url:?} would be read by browsers as another site; give a path such as /login or a full https:// URL");
+    }
+    Ok(url.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn login_paths_that_browsers_read_as_another_origin_are_refused() {
+        for bad in [
+            "//evil.example",
+            "/\\evil.example",
+            "/\t/evil.example",
+            "/\n/evil",
+            "/ /x",
+            "/a\\b",
+        ] {
+            assert!(same_origin_path(bad).is_err(), "{bad:?}");
+        }
+        for good in ["/login", "/accounts/login/?next=", "/a/b"] {
+            assert_eq!(same_origin_path(good).unwrap(), good);
+        }
+    }
 }

@@ -163,6 +163,9 @@ pub(super) fn distributions(
         if url.query().is_some() {
             bail!("{at}.url: must not have a query string");
         }
+        if d.url.contains(['*', '?']) {
+            bail!("{at}.url: must not contain * or ? (a wildcard in the base URL would widen every policy signed for it)");
+        }
         let hash = match d.hash {
             Hash::Sha1 => HashAlgorithm::Sha1,
             Hash::Sha256 => HashAlgorithm::Sha256,

@@ -642,3 +642,14 @@ fn a_files_prefix_that_collides_with_a_route_stops_check_config_and_serve_naming
         assert!(!err.contains("panicked"), "{command}: {err}");
     }
 }
+
+#[test]
+fn a_token_lifetime_that_overflows_is_refused() {
+    let o = run(
+        &["token", "--sub", "alice", "--ttl", &u64::MAX.to_string()],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("--ttl"), "{}", stderr(&o));
+    assert!(stdout(&o).is_empty(), "no token: {}", stdout(&o));
+}

@@ -261,3 +261,46 @@ fn a_files_prefix_on_or_around_a_fixed_route_is_refused_naming_the_key() {
             .unwrap_or_else(|e| panic!("{prefix}: {e:#}"));
     }
 }
+
+#[test]
+fn values_check_config_used_to_accept_and_serve_mishandled_are_refused_naming_the_key() {
+    let cases = [
+        (
+            vec![("server.login_url", json!("/\\evil.example"))],
+            "server.login_url",
+        ),
+        (
+            vec![("server.login_url", json!("/\t/evil.example"))],
+            "server.login_url",
+        ),
+        (
+            vec![(
+                "distributions",
+                json!([{"name": "demo", "url": "https://media.example.com/*", "key_set": "demo"}]),
+            )],
+            "distributions[0].url",
+        ),
+        (
+            vec![(
+                "auth.jwt.issuers",
+                json!([{"issuer": "x", "algorithms": ["HS256"], "secret": "0123456789abcdef0123456789abcdef", "leeway_seconds": u64::MAX}]),
+            )],
+            "auth.jwt.issuers[0].leeway_seconds",
+        ),
+        (
+            vec![("server.max_batch_keys", json!(0))],
+            "server.max_batch_keys",
+        ),
+        (
+            vec![("server.max_batch_keys", json!(1_000_000))],
+            "server.max_batch_keys",
+        ),
+    ];
+    for (overrides, key) in cases {
+        let err = error_of(&overrides);
+        assert!(
+            err.contains(key),
+            "{overrides:?}: expected {key:?} in {err}"
+        );
+    }
+}

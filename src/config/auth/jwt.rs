@@ -14,6 +14,9 @@ use crate::authenticate::settings::{
 use crate::config::sources::secret;
 use crate::secret::Secret;
 
+/// The most clock skew an issuer may be allowed (larger values would overflow the time checks).
+const MAX_LEEWAY_SECONDS: u64 = 3600;
+
 /// Bytes trimmed from the end of a JWT secret file.
 const WHITESPACE: &[u8] = b" \t\n\r\x0c";
 
@@ -125,6 +128,9 @@ impl RawIssuer {
         .count();
         if sources != 1 {
             bail!("{at}: give exactly one key source (secret, secret_file, secret_env, public_key_file, jwks_url or oidc_discovery)");
+        }
+        if self.leeway_seconds > MAX_LEEWAY_SECONDS {
+            bail!("{at}.leeway_seconds: at most {MAX_LEEWAY_SECONDS} (it is the clock skew allowed on exp and nbf)");
         }
         let min_refresh = Duration::from_secs(self.jwks_min_refresh_seconds);
         let keys = if family == AlgorithmFamily::Hmac {
