@@ -37,6 +37,11 @@ pub enum KeyLookup {
 
 pub struct JwksCache {
     source: JwksSource,
+    /// Plain `http://` to a loopback host is allowed (a development setup); otherwise every URL,
+    /// a discovered `jwks_uri` included, must be `https://`.
+    dev_loopback_http: bool,
+    /// The background fetch loop has been started (once per cache, however many reloads keep it).
+    fetching: AtomicBool,
     client: reqwest::Client,
     keys: ArcSwap<Vec<Arc<JwksKey>>>,
     fetched: AtomicBool,
@@ -49,7 +54,7 @@ const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
 const MAX_JWKS_BYTES: usize = 512 * 1024;
 
 impl JwksCache {
-    pub fn new(source: JwksSource, min_refresh: Duration) -> Self {
+    pub fn new(source: JwksSource, min_refresh: Duration, dev_loopback_http: bool) -> Self {
         let client = reqwest::Client::builder()
             .timeout(FETCH_TIMEOUT)
             .redirect(reqwest::redirect::Policy::limited(3))
@@ -57,6 +62,8 @@ impl JwksCache {
             .expect("HTTP client builds");
         JwksCache {
             source,
+            dev_loopback_http,
+            fetching: AtomicBool::new(false),
             client,
             keys: ArcSwap::from_pointee(Vec::new()),
             fetched: AtomicBool::new(false),
@@ -136,9 +143,17 @@ impl JwksCache {
         }
     }
 
+    /// Starts [`JwksCache::fetch_until_ready`] in the background, unless this cache's loop is
+    /// already running (a reload keeps the cache, and must not add a loop each time).
+    pub fn start_fetching(self: &Arc<Self>) {
+        if !self.fetching.swap(true, Ordering::AcqRel) {
+            tokio::spawn(self.clone().fetch_until_ready());
+        }
+    }
+
     /// Fetches until the first success, then keeps refreshing every few minutes so that keys the
     /// provider removed (a compromised key, say) stop being accepted. Runs in the background.
-    pub async fn fetch_until_ready(self: Arc<Self>) {
+    async fn fetch_until_ready(self: Arc<Self>) {
         let mut delay = Duration::from_millis(250);
         while !self.is_ready() {
             *self.last_attempt.lock().expect("lock") = Some(Instant::now());
@@ -188,19 +203,60 @@ impl JwksCache {
     }
 
     async fn get_json(&self, url: &str) -> anyhow::Result<Value> {
-        let response = self.client.get(url).send().await?.error_for_status()?;
+        if !url_allowed(url, self.dev_loopback_http) {
+            anyhow::bail!("{} is not an https:// URL", without_query(url));
+        }
+        // Errors name the URL without it: its query may hold an API key.
+        let response = self
+            .client
+            .get(url)
+            .send()
+            .await
+            .and_then(reqwest::Response::error_for_status)
+            .map_err(reqwest::Error::without_url)?;
         if response
             .content_length()
             .is_some_and(|n| n as usize > MAX_JWKS_BYTES)
         {
             anyhow::bail!("document too large");
         }
-        let bytes = response.bytes().await?;
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(reqwest::Error::without_url)?;
         if bytes.len() > MAX_JWKS_BYTES {
             anyhow::bail!("document too large");
         }
         Ok(serde_json::from_slice(&bytes)?)
     }
+}
+
+/// Whether signgate may fetch keys from `url`: `https://`, or `http://` to a loopback host
+/// (`localhost`, `127.0.0.0/8`, `[::1]`) in a development setup. Keys fetched over plain HTTP
+/// from anywhere else could be swapped by anyone on the path.
+pub fn url_allowed(url: &str, dev_loopback_http: bool) -> bool {
+    if url.starts_with("https://") {
+        return true;
+    }
+    let Some(rest) = url.strip_prefix("http://") else {
+        return false;
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = match host.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => host.rsplit_once(':').map_or(host, |(h, _)| h),
+    };
+    let loopback = host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    dev_loopback_http && loopback
+}
+
+/// `url` without its query and fragment, for messages.
+pub fn without_query(url: &str) -> &str {
+    url.split(['?', '#']).next().unwrap_or(url)
 }
 
 /// A JWKS entry usable for verifying signatures, or `None` (symmetric, encryption-only,
@@ -241,4 +297,40 @@ fn signing_algorithm(a: KeyAlgorithm) -> Option<Algorithm> {
         KeyAlgorithm::EdDSA => Algorithm::EdDSA,
         _ => return None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_come_over_https_or_from_loopback_in_a_dev_setup() {
+        for url in ["https://idp.example/jwks", "https://127.0.0.1/jwks"] {
+            assert!(url_allowed(url, false), "{url}");
+            assert!(url_allowed(url, true), "{url}");
+        }
+        for url in [
+            "http://127.0.0.1:8081/jwks.json",
+            "http://localhost/jwks",
+            "http://[::1]:80/jwks",
+            "http://127.9.9.9/k?x=1",
+        ] {
+            assert!(!url_allowed(url, false), "{url}: never without dev");
+            assert!(url_allowed(url, true), "{url}");
+        }
+        for url in [
+            "http://idp.example/jwks",
+            "http://127.0.0.1.evil.example/jwks",
+            "http://user@evil.example/jwks",
+            "http://evil.example/@127.0.0.1",
+            "ftp://127.0.0.1/jwks",
+            "127.0.0.1/jwks",
+        ] {
+            assert!(!url_allowed(url, true), "{url}");
+        }
+        assert_eq!(
+            without_query("https://idp.example/jwks?api_key=s3cret#x"),
+            "https://idp.example/jwks"
+        );
+    }
 }

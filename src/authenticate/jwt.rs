@@ -52,6 +52,7 @@ impl Issuer {
             IssuerKeySource::Jwks {
                 source,
                 min_refresh,
+                dev_loopback_http,
             } => {
                 let kept = previous.find_map(|old| match &old.keys {
                     IssuerKeys::Jwks(cache)
@@ -61,9 +62,13 @@ impl Issuer {
                     }
                     _ => None,
                 });
-                IssuerKeys::Jwks(
-                    kept.unwrap_or_else(|| Arc::new(JwksCache::new(source.clone(), *min_refresh))),
-                )
+                IssuerKeys::Jwks(kept.unwrap_or_else(|| {
+                    Arc::new(JwksCache::new(
+                        source.clone(),
+                        *min_refresh,
+                        *dev_loopback_http,
+                    ))
+                }))
             }
         };
         Ok(Issuer::new(

@@ -224,14 +224,12 @@ impl Authenticators {
         })
     }
 
-    /// Starts fetching every JWKS not fetched yet in the background (readiness waits for them).
+    /// Starts fetching every JWKS in the background (readiness waits for them); a cache carried
+    /// over from before a reload keeps its one loop.
     pub fn start_background_fetches(&self) {
         for issuer in self.issuers() {
-            // A cache carried over from before a reload already has its refresh loop.
             if let jwt::IssuerKeys::Jwks(cache) = &issuer.keys {
-                if !cache.is_ready() {
-                    tokio::spawn(cache.clone().fetch_until_ready());
-                }
+                cache.start_fetching();
             }
         }
     }

@@ -58,6 +58,8 @@ pub enum IssuerKeySource {
     Jwks {
         source: JwksSource,
         min_refresh: Duration,
+        /// `http://` to a loopback host is allowed (a development setup).
+        dev_loopback_http: bool,
     },
 }
 

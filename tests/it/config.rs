@@ -304,3 +304,39 @@ fn values_check_config_used_to_accept_and_serve_mishandled_are_refused_naming_th
         );
     }
 }
+
+#[test]
+fn keys_are_fetched_over_https_unless_a_dev_setup_fetches_from_loopback() {
+    let issuer = |url: &str| {
+        (
+            "auth.jwt.issuers",
+            json!([{"issuer": "x", "algorithms": ["ES256"], "jwks_url": url}]),
+        )
+    };
+    let err = error_of(&[issuer("http://idp.example/jwks?api_key=s3cret")]);
+    assert!(
+        err.contains("auth.jwt.issuers[0].jwks_url") && err.contains("https://"),
+        "{err}"
+    );
+    assert!(!err.contains("s3cret"), "{err}");
+    settings(&default_config(), &[issuer("http://127.0.0.1:9/jwks")]).unwrap();
+    settings(&default_config(), &[issuer("https://idp.example/jwks")]).unwrap();
+    // Without dev, plain http is refused even to loopback.
+    let dir = tempdir();
+    let key = signgate_cloudfront::SigningKey::generate(
+        signgate_cloudfront::KeyPairId::parse("K1").unwrap(),
+        signgate_cloudfront::KeyType::EcdsaP256,
+    )
+    .unwrap();
+    std::fs::write(dir.join("k.pem"), key.private_pkcs8_pem()).unwrap();
+    let key_sets = json!([{"name": "demo", "active": "K1", "keys": [{"key_pair_id": "K1", "private_key_file": dir.join("k.pem")}]}]);
+    let err = error_of(&[
+        ("dev", json!(false)),
+        ("key_sets", key_sets),
+        issuer("http://127.0.0.1:9/jwks"),
+    ]);
+    assert!(
+        err.contains("auth.jwt.issuers[0].jwks_url") && err.contains("dev = true"),
+        "{err}"
+    );
+}

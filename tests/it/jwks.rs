@@ -108,3 +108,88 @@ async fn oidc_discovery_finds_the_jwks() {
     let t = sign(Algorithm::ES256, Some("d1"), &claims(&p.base), &key);
     assert_eq!(app.get("/files/public/a", Some(&t)).await.status(), 302);
 }
+
+#[tokio::test]
+async fn a_jwks_urls_query_never_reaches_the_log() {
+    let logs = signgate_testkit::logs::LogCapture::start();
+    let (_, jwk) = ec_jwk("k");
+    let p = JwksProvider::start(json!({"keys": [jwk]}), false).await;
+    let url = format!("{}/jwks.json?api_key=s3cret-api-key", p.base);
+    let _app = spawn_app(&[("auth.jwt.issuers", jwks_issuer(&url, 1))]).await;
+    for _ in 0..100 {
+        if logs.text().contains("JWKS fetch failed") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let text = logs.text();
+    assert!(
+        text.contains("JWKS fetch failed"),
+        "the failure is logged: {text}"
+    );
+    assert!(p.hits.load(Ordering::SeqCst) > 0);
+    assert!(!text.contains("s3cret-api-key"), "{text}");
+}
+
+#[tokio::test]
+async fn reloads_while_the_provider_is_down_start_no_more_fetch_loops() {
+    let (_, jwk) = ec_jwk("k");
+    let p = JwksProvider::start(json!({"keys": [jwk]}), false).await;
+    let config = signgate_testkit::fs::tempdir().join("signgate.toml");
+    let dir = signgate_testkit::app::default_config()
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    let text = std::fs::read_to_string(signgate_testkit::app::default_config())
+        .unwrap()
+        .replace("_file = \"dev/", &format!("_file = \"{}/dev/", dir.display()))
+        + &format!(
+            "\n[[auth.jwt.issuers]]\nissuer = \"idp\"\nalgorithms = [\"ES256\"]\njwks_url = \"{}/jwks.json\"\n",
+            p.base
+        );
+    std::fs::write(&config, text).unwrap();
+    let app =
+        signgate_testkit::app::spawn_with(signgate_testkit::app::settings(&config, &[]).unwrap())
+            .await;
+    for _ in 0..5 {
+        app.service.reload().unwrap();
+    }
+    // One loop retries after 0.25 s, 0.75 s, 1.75 s...: three or four fetches in this time. A
+    // loop per reload would make it six times as many.
+    tokio::time::sleep(Duration::from_millis(1300)).await;
+    let hits = p.hits.load(Ordering::SeqCst);
+    assert!((1..=6).contains(&hits), "{hits} fetches");
+}
+
+#[tokio::test]
+async fn a_discovered_jwks_uri_must_be_https_outside_loopback() {
+    let logs = signgate_testkit::logs::LogCapture::start();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let router = axum::Router::new().route(
+        "/.well-known/openid-configuration",
+        axum::routing::get(|| async {
+            axum::Json(json!({"jwks_uri": "http://keys.example/jwks.json?key=k3y-in-query"}))
+        }),
+    );
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    let app = spawn_app(&[(
+        "auth.jwt.issuers",
+        json!([{"issuer": base, "algorithms": ["ES256"], "oidc_discovery": true}]),
+    )])
+    .await;
+    let mut text = String::new();
+    for _ in 0..100 {
+        text = logs.text();
+        if text.contains("JWKS fetch failed") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(
+        text.contains("http://keys.example/jwks.json is not an https:// URL"),
+        "{text}"
+    );
+    assert!(!text.contains("k3y-in-query"), "{text}");
+    assert_eq!(app.get("/readyz", None).await.status(), 503);
+}

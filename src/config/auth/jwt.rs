@@ -7,7 +7,7 @@ use anyhow::{anyhow, bail};
 use jsonwebtoken::{Algorithm, AlgorithmFamily, DecodingKey};
 use serde::Deserialize;
 
-use crate::authenticate::jwks::JwksSource;
+use crate::authenticate::jwks::{url_allowed, without_query, JwksSource};
 use crate::authenticate::settings::{
     IssuerKeySource, IssuerSettings, JwtSettings, VerifiedCacheSettings,
 };
@@ -161,21 +161,24 @@ impl RawIssuer {
             })?;
             IssuerKeySource::PublicKey(Secret::new(key))
         } else if let Some(url) = &self.jwks_url {
-            http_url(&format!("{at}.jwks_url"), url)?;
+            fetchable(&format!("{at}.jwks_url"), url, dev)?;
             IssuerKeySource::Jwks {
                 source: JwksSource::Url(url.clone()),
                 min_refresh,
+                dev_loopback_http: dev,
             }
         } else if self.oidc_discovery {
-            http_url(
+            fetchable(
                 &format!("{at}.issuer (needed for oidc_discovery)"),
                 &self.issuer,
+                dev,
             )?;
             IssuerKeySource::Jwks {
                 source: JwksSource::Discovery {
                     issuer: self.issuer.clone(),
                 },
                 min_refresh,
+                dev_loopback_http: dev,
             }
         } else {
             bail!("{at}: {family:?} algorithms need public_key_file, jwks_url or oidc_discovery");
@@ -190,10 +193,18 @@ impl RawIssuer {
     }
 }
 
-fn http_url(at: &str, url: &str) -> anyhow::Result<()> {
-    if url.starts_with("https://") || url.starts_with("http://") {
-        Ok(())
+/// A URL keys may be fetched from: `https://`, or `http://` to a loopback host with `dev = true`.
+/// Its query (where API keys live) is never repeated in the message.
+fn fetchable(at: &str, url: &str, dev: bool) -> anyhow::Result<()> {
+    if url_allowed(url, dev) {
+        return Ok(());
+    }
+    let shown = without_query(url);
+    if dev {
+        bail!("{at}: {shown:?} must be https:// (plain http:// only to a loopback host)")
     } else {
-        bail!("{at}: {url:?} is not an http(s) URL")
+        bail!(
+            "{at}: {shown:?} must be https:// (plain http:// to a loopback host needs dev = true)"
+        )
     }
 }
