@@ -7,8 +7,12 @@
 //! ever recorded: no Authorization or Cookie header, no query string, no signed URL, no key.
 
 use axum::http::{HeaderValue, Request};
+use tracing::field::{Field, Visit};
 use tracing::Span;
 use tracing_appender::non_blocking::WorkerGuard;
+use tracing_subscriber::field::RecordFields;
+use tracing_subscriber::fmt::format::Writer;
+use tracing_subscriber::fmt::FormatFields;
 use tracing_subscriber::EnvFilter;
 
 /// How the service logs: an `EnvFilter` directive (`info`, `signgate=debug,warn`...) and the
@@ -57,9 +61,78 @@ pub fn init(log: &LogSettings) -> WorkerGuard {
             .with_span_list(false)
             .try_init()
     } else {
-        builder.try_init()
+        builder.fmt_fields(QuotedFields).try_init()
     };
     guard
+}
+
+/// Text-format fields as `name="value"`, every value quoted and escaped (numbers and booleans
+/// aside), so that a value cannot add a field: an object key `a subject=mallory` stays one
+/// `object` value. The message is written first, as the code wrote it.
+pub struct QuotedFields;
+
+impl<'w> FormatFields<'w> for QuotedFields {
+    fn format_fields<R: RecordFields>(&self, writer: Writer<'w>, fields: R) -> std::fmt::Result {
+        let mut visitor = QuotingVisitor {
+            writer,
+            result: Ok(()),
+            first: true,
+        };
+        fields.record(&mut visitor);
+        visitor.result
+    }
+}
+
+struct QuotingVisitor<'w> {
+    writer: Writer<'w>,
+    result: std::fmt::Result,
+    first: bool,
+}
+
+impl QuotingVisitor<'_> {
+    fn write(&mut self, field: &Field, value: std::fmt::Arguments<'_>) {
+        if self.result.is_err() {
+            return;
+        }
+        let separator = if self.first { "" } else { " " };
+        self.first = false;
+        self.result = if field.name() == "message" {
+            write!(self.writer, "{separator}{value}")
+        } else {
+            write!(self.writer, "{separator}{}={value}", field.name())
+        };
+    }
+}
+
+impl Visit for QuotingVisitor<'_> {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if field.name() == "message" {
+            self.write(field, format_args!("{value}"));
+        } else {
+            self.write(field, format_args!("{value:?}"));
+        }
+    }
+
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.write(field, format_args!("{value}"));
+    }
+
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.write(field, format_args!("{value}"));
+    }
+
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.write(field, format_args!("{value}"));
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        if field.name() == "message" {
+            self.write(field, format_args!("{value:?}"));
+        } else {
+            let text = format!("{value:?}");
+            self.write(field, format_args!("{text:?}"));
+        }
+    }
 }
 
 tokio::task_local! {
@@ -98,4 +171,68 @@ pub fn make_span<B>(request: &Request<B>, request_id: &HeaderValue) -> Span {
         path = request.uri().path(),
         request_id = request_id.to_str().unwrap_or("-"),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::{Arc, Mutex};
+
+    #[derive(Clone, Default)]
+    struct Buffer(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Buffer {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn text_lines_quote_every_value_so_none_can_add_a_field() {
+        let buffer = Buffer::default();
+        let writer = buffer.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_ansi(false)
+            .fmt_fields(QuotedFields)
+            .with_writer(move || writer.clone())
+            .finish();
+        let key = "a b.pdf subject=mallory decision=\"allow\"";
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::info!(
+                target: "signgate::audit",
+                subject = "alice",
+                object = %key,
+                decision = "deny",
+                expires = 5u64,
+            );
+        });
+        let line = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+        assert!(
+            line.contains(r#"subject="alice" object="a b.pdf subject=mallory decision=\"allow\"" decision="deny" expires=5"#),
+            "{line}"
+        );
+        // Read back as key=value pairs (quoted values may hold spaces and escaped quotes): one
+        // subject, one decision, whatever the key held.
+        let fields = &line[line.find("subject=").unwrap()..];
+        let (mut keys, mut rest) = (Vec::new(), fields.trim_end());
+        while let Some((key, after)) = rest.split_once('=') {
+            keys.push(key.trim().to_owned());
+            rest = match after.strip_prefix('"') {
+                Some(quoted) => {
+                    let mut end = 0;
+                    let bytes = quoted.as_bytes();
+                    while bytes[end] != b'"' {
+                        end += if bytes[end] == b'\\' { 2 } else { 1 };
+                    }
+                    &quoted[end + 1..]
+                }
+                None => after.split_once(' ').map_or("", |(_, r)| r),
+            };
+        }
+        assert_eq!(keys, ["subject", "object", "decision", "expires"], "{line}");
+    }
 }
