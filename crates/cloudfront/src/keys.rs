@@ -99,7 +99,7 @@ impl SigningKey {
         })?;
         let key_type = check_type(
             key.id(),
-            key.rsa().ok().map(|r| r.size() * 8),
+            key.rsa().ok().map(|r| r.n().num_bits() as u32),
             key.ec_key().ok(),
         )?;
         let ec = key.ec_key().ok();
@@ -209,7 +209,7 @@ impl VerifyingKey {
         };
         let key_type = check_type(
             key.id(),
-            key.rsa().ok().map(|r| r.size() * 8),
+            key.rsa().ok().map(|r| r.n().num_bits() as u32),
             key.ec_key().ok(),
         )?;
         Ok(VerifyingKey { key, key_type })

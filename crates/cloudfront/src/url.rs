@@ -3,7 +3,8 @@
 //!
 //! Normalization is deliberately small: the scheme and host are lowercased (browsers send them
 //! that way), an empty path becomes `/`, and spaces, non-ASCII and the other characters that may
-//! not appear raw in a URL are percent-encoded. `%XX` sequences are kept exactly as given, so an
+//! not appear raw in a URL are percent-encoded (and `'` in the query, which browsers send as
+//! `%27`). `%XX` sequences are kept exactly as given, so an
 //! already-encoded URL is never encoded twice. Anything ambiguous is refused instead of guessed.
 
 use crate::error::InputError;
@@ -151,7 +152,7 @@ fn normalize(input: &str, mode: Mode) -> Result<String, InputError> {
     let split = rest.find(ends_authority).unwrap_or(rest.len());
     let (authority, path) = rest.split_at(split);
     let host = normalize_authority(authority, mode)?;
-    let path = normalize_path(path)?;
+    let path = normalize_path(path, mode)?;
 
     let mut out = String::with_capacity(input.len() + 8);
     out.push_str(&scheme);
@@ -219,14 +220,23 @@ fn normalize_authority(authority: &str, mode: Mode) -> Result<String, InputError
 
 /// Percent-encodes what may not appear raw, keeps valid `%XX` escapes, refuses fragments and
 /// stray `%`.
-fn normalize_path(path: &str) -> Result<String, InputError> {
+fn normalize_path(path: &str, mode: Mode) -> Result<String, InputError> {
     let bytes = path.as_bytes();
     let mut out = String::with_capacity(path.len());
     let mut i = 0;
+    let mut in_query = false;
     while i < bytes.len() {
         let b = bytes[i];
         match b {
             b'#' => return Err(InputError::Fragment),
+            // In a pattern, `?` is a wildcard, not the start of a query.
+            b'?' => {
+                in_query = mode == Mode::Url;
+                out.push('?');
+            }
+            // Browsers send a `'` in the query of an http(s) URL as %27 (and keep it raw in the
+            // path): sign what they will send.
+            b'\'' if in_query => push_escaped(&mut out, b),
             b'%' => {
                 let valid = bytes.len() > i + 2
                     && bytes[i + 1].is_ascii_hexdigit()
@@ -308,6 +318,19 @@ mod tests {
         assert_eq!(
             url("https://h.example/a b?q=x y").unwrap(),
             "https://h.example/a%20b?q=x%20y"
+        );
+    }
+
+    #[test]
+    fn a_quote_in_the_query_is_signed_as_browsers_send_it() {
+        assert_eq!(
+            url("https://d.example/it's.pdf?name=it's").unwrap(),
+            "https://d.example/it's.pdf?name=it%27s"
+        );
+        assert_eq!(
+            url("https://d.example/a?x=%27").unwrap(),
+            "https://d.example/a?x=%27",
+            "an escape is never encoded twice"
         );
     }
 

@@ -29,6 +29,20 @@ fn wrong_rsa_size_is_refused() {
 }
 
 #[test]
+fn a_2047_bit_modulus_is_not_rsa_2048() {
+    // 256 bytes of modulus, but 2047 significant bits: counted by bits, it is refused.
+    let odd = PKey::from_rsa(Rsa::generate(2047).unwrap()).unwrap();
+    assert_eq!(odd.rsa().unwrap().size(), 256);
+    let pem = odd.private_key_to_pem_pkcs8().unwrap();
+    assert_eq!(load(&pem, None).unwrap_err(), KeyProblem::RsaSize(2047));
+    let public = odd.public_key_to_pem().unwrap();
+    assert_eq!(
+        VerifyingKey::from_pem(&public).unwrap_err().problem,
+        KeyProblem::RsaSize(2047)
+    );
+}
+
+#[test]
 fn wrong_curve_and_wrong_type_are_refused() {
     let p384 = EcKey::generate(&EcGroup::from_curve_name(Nid::SECP384R1).unwrap()).unwrap();
     let pem = p384.private_key_to_pem().unwrap();
