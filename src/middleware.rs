@@ -59,8 +59,18 @@ pub async fn request_frame(
             id
         }
     };
+    // A reverse proxy's auth subrequest gets only 200, 401 or 403, the frame's own refusals
+    // included (nginx turns any other status into a 500).
+    let forward_auth = request.uri().path() == crate::paths::AUTH;
+    let refuse = |err: AppError| {
+        if forward_auth {
+            err.into_forward_auth_response()
+        } else {
+            err.into_response()
+        }
+    };
     let mut response = match oversized(&request).or_else(|| body_on_read(&request)) {
-        Some(refusal) => refusal,
+        Some(refusal) => refuse(refusal),
         None => {
             let span = crate::telemetry::make_span(&request, &id);
             let answer = tokio::time::timeout(timeout, next.run(request));
@@ -76,11 +86,10 @@ pub async fn request_frame(
                         "request timed out after {} ms",
                         timeout.as_millis()
                     );
-                    AppError::Unavailable {
+                    refuse(AppError::Unavailable {
                         backend: "request_timeout",
                         retry_after: 1,
-                    }
-                    .into_response()
+                    })
                 }
             }
         }
@@ -104,26 +113,26 @@ fn new_id() -> HeaderValue {
     HeaderValue::from_str(text).expect("a UUID is a valid header value")
 }
 
-fn oversized(request: &Request) -> Option<Response> {
+fn oversized(request: &Request) -> Option<AppError> {
     let uri_len = request
         .uri()
         .path_and_query()
         .map_or(0, |p| p.as_str().len());
     if uri_len > MAX_URI_BYTES {
-        return Some(AppError::UriTooLong.into_response());
+        return Some(AppError::UriTooLong);
     }
     let head: usize = request
         .headers()
         .iter()
         .map(|(k, v)| k.as_str().len() + v.len() + 4)
         .sum();
-    (head > MAX_HEADER_BYTES).then(|| AppError::HeadersTooLarge.into_response())
+    (head > MAX_HEADER_BYTES).then_some(AppError::HeadersTooLarge)
 }
 
 /// GET and HEAD never carry a body here. One that does (`Transfer-Encoding`, or a non-zero
 /// `Content-Length`) is refused: a body on a GET is how request-smuggling attempts start, and no
 /// real client of signgate sends one.
-fn body_on_read(request: &Request) -> Option<Response> {
+fn body_on_read(request: &Request) -> Option<AppError> {
     let method = request.method();
     if method != Method::GET && method != Method::HEAD {
         return None;
@@ -133,11 +142,8 @@ fn body_on_read(request: &Request) -> Option<Response> {
         .get_all(header::CONTENT_LENGTH)
         .iter()
         .any(|v| v.as_bytes() != b"0");
-    (headers.contains_key(header::TRANSFER_ENCODING) || has_length).then(|| {
-        AppError::BadRequest(
-            "body_not_allowed",
-            "GET and HEAD requests must not carry a body",
-        )
-        .into_response()
-    })
+    (headers.contains_key(header::TRANSFER_ENCODING) || has_length).then_some(AppError::BadRequest(
+        "body_not_allowed",
+        "GET and HEAD requests must not carry a body",
+    ))
 }

@@ -173,3 +173,40 @@ async fn headers_from_an_untrusted_peer_are_not_believed() {
     assert_eq!(status, 403);
     assert!(body.contains("untrusted_proxy"), "{body}");
 }
+
+#[tokio::test]
+async fn the_request_frames_own_refusals_are_403_on_auth_too() {
+    let app = spawn_app(&[]).await;
+    let t = token("alice", json!({}));
+    let bearer = format!("Bearer {t}");
+    let big = "a".repeat(20 * 1024);
+    let body_on_get = [
+        ("X-Original-URI", "/files/public/a.txt".as_bytes()),
+        ("Authorization", bearer.as_bytes()),
+        ("Content-Length", b"5".as_slice()),
+    ];
+    let oversized = [
+        ("X-Original-URI", "/files/public/a.txt".as_bytes()),
+        ("Authorization", bearer.as_bytes()),
+        ("X-Big", big.as_bytes()),
+    ];
+    for (name, headers, code) in [
+        ("body on GET", &body_on_get[..], "body_not_allowed"),
+        (
+            "oversized header section",
+            &oversized[..],
+            "headers_too_large",
+        ),
+    ] {
+        let (status, head, body) =
+            signgate_testkit::http::raw_request(app.addr, b"/auth", headers).await;
+        assert_eq!(status, 403, "{name}: {head}");
+        assert!(body.contains(code), "{name}: {body}");
+        signgate_testkit::http::assert_raw_nothing_signed(&head, &body);
+    }
+    // Elsewhere the same refusals keep their own statuses.
+    let (status, _, _) =
+        signgate_testkit::http::raw_request(app.addr, b"/files/public/a.txt", &oversized[1..])
+            .await;
+    assert_eq!(status, 431);
+}
