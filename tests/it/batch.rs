@@ -133,3 +133,32 @@ async fn batch_limits_and_errors() {
     assert_eq!(body["results"][0]["error"], "unauthenticated");
     assert_eq!(body["results"][0]["status"], 401);
 }
+
+#[tokio::test]
+async fn an_anonymous_batch_writes_one_audit_line_not_one_per_key() {
+    let logs = signgate_testkit::logs::LogCapture::start();
+    let app = spawn_app(&[]).await;
+    let keys: Vec<String> = (0..20).map(|i| format!("public/{i}.txt")).collect();
+    let r = app
+        .client
+        .post(app.url("/sign"))
+        .json(&json!({ "keys": keys }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let body: serde_json::Value = r.json().await.unwrap();
+    let results = body["results"].as_array().unwrap();
+    assert_eq!(results.len(), 20);
+    assert!(results.iter().all(|r| r["status"] == 401), "{body}");
+    let audit: Vec<serde_json::Value> = logs
+        .text()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|l| l["target"] == "signgate::audit")
+        .map(|l| l["fields"].clone())
+        .collect();
+    assert_eq!(audit.len(), 1, "{audit:#?}");
+    assert_eq!(audit[0]["decision"], "unauthenticated");
+    assert_eq!(audit[0]["keys"], 20);
+}
