@@ -2,7 +2,9 @@
 //! the SQL grants and the rate limits. A reload builds a new [`App`] from the previous one (JWKS
 //! already fetched and the metrics carry over) and swaps it in (`service.rs`).
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
@@ -27,7 +29,12 @@ pub struct App {
     pub metrics: Arc<Metrics>,
     /// The time source; the system clock except in tests.
     pub clock: Clock,
+    /// The last readiness answer: when, at which health-change count, and what it said.
+    readiness: tokio::sync::Mutex<Option<(Instant, u64, Vec<String>)>>,
 }
+
+/// How long a readiness answer is reused while no backend changes state.
+const READINESS_TTL: Duration = Duration::from_secs(1);
 
 impl App {
     /// Builds the live parts each module makes from its section. Nothing here waits on the
@@ -66,6 +73,7 @@ impl App {
             limits: RateLimits::new(&config.limits),
             metrics,
             clock: config.clock.clone(),
+            readiness: Default::default(),
         })
     }
 
@@ -96,7 +104,23 @@ impl App {
     }
 
     /// Ready to decide: JWKS fetched, and every session store and grant database answering.
+    /// Probes run at most once a second, one probe at a time, however often `/readyz` is asked
+    /// (a load balancer asking often must not become load on the backends); a backend going down
+    /// or coming back in between (seen by real requests) drops the cached answer at once.
     pub async fn readiness(&self) -> Vec<String> {
+        let mut cached = self.readiness.lock().await;
+        let changes = || self.metrics.health_changes.load(Ordering::Relaxed);
+        if let Some((at, seen, waiting)) = cached.as_ref() {
+            if at.elapsed() < READINESS_TTL && *seen == changes() {
+                return waiting.clone();
+            }
+        }
+        let waiting = self.probe().await;
+        *cached = Some((Instant::now(), changes(), waiting.clone()));
+        waiting
+    }
+
+    async fn probe(&self) -> Vec<String> {
         let mut waiting = Vec::new();
         if !self.authenticators.is_ready().await {
             waiting.push("authentication backend".to_owned());

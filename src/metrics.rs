@@ -45,6 +45,9 @@ pub struct Metrics {
     pub token_cache: CacheCounters,
     pub backend_up: Family<BackendLabels, Gauge>,
     pub backend_errors: Family<BackendLabels, Counter>,
+    /// Bumped whenever a backend goes down or comes back, so a cached readiness answer is
+    /// dropped at once when it no longer holds.
+    pub health_changes: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Default for Metrics {
@@ -119,6 +122,7 @@ impl Default for Metrics {
             token_cache,
             backend_up,
             backend_errors,
+            health_changes: Default::default(),
         }
     }
 }

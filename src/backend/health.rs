@@ -1,7 +1,8 @@
 //! One backend's health: the first failure of an incident is logged (not every request), the
 //! recovery is logged, and `signgate_backend_up{backend}` follows it.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
 
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::gauge::Gauge;
@@ -13,6 +14,7 @@ pub struct BackendHealth {
     up: AtomicBool,
     up_gauge: Gauge,
     errors: Counter,
+    changes: Arc<AtomicU64>,
 }
 
 impl BackendHealth {
@@ -30,6 +32,7 @@ impl BackendHealth {
             name,
             up: AtomicBool::new(true),
             up_gauge,
+            changes: metrics.health_changes.clone(),
         }
     }
 
@@ -43,6 +46,7 @@ impl BackendHealth {
         self.errors.inc();
         if self.up.swap(false, Ordering::Relaxed) {
             self.up_gauge.set(0);
+            self.changes.fetch_add(1, Ordering::Relaxed);
             tracing::error!(backend = %self.name, error = %error, "backend unavailable; failing closed until it answers again");
         }
     }
@@ -50,6 +54,7 @@ impl BackendHealth {
     pub fn succeeded(&self) {
         if !self.up.swap(true, Ordering::Relaxed) {
             self.up_gauge.set(1);
+            self.changes.fetch_add(1, Ordering::Relaxed);
             tracing::info!(backend = %self.name, "backend answering again");
         }
     }

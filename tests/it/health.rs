@@ -47,3 +47,40 @@ async fn two_services_in_one_process_count_apart() {
     assert_eq!(second.metric("signgate_url_cache_misses_total").await, 0.0);
     assert_eq!(second.metric("signgate_jwt_cache_hits_total").await, 0.0);
 }
+
+#[tokio::test]
+async fn readiness_probes_each_backend_at_most_once_a_second() {
+    // A database nobody listens for: every probe fails at once (connection refused).
+    let port = signgate_testkit::process::free_port();
+    let app = spawn_app(&[
+        (
+            "grants",
+            json!([{"name": "shop", "database_url": format!("postgres://postgres@127.0.0.1:{port}/x"),
+                    "query": "SELECT 1 FROM p WHERE u = $1 AND k = $2", "params": ["subject", "key"],
+                    "connect_timeout_ms": 300}]),
+        ),
+        (
+            "rules",
+            json!([{"pattern": "shop/**", "access": "authenticated", "distribution": "demo", "grant": "shop"}]),
+        ),
+    ])
+    .await;
+    let errors = || async {
+        let text = app.metrics_text().await;
+        text.lines()
+            .find(|l| l.starts_with("signgate_backend_errors_total{backend=\"grant:shop\"}"))
+            .and_then(|l| l.rsplit(' ').next())
+            .map_or(0.0, |v| v.parse::<f64>().unwrap())
+    };
+    let before = errors().await;
+    let started = std::time::Instant::now();
+    for _ in 0..30 {
+        assert_eq!(app.get("/readyz", None).await.status(), 503);
+    }
+    let probes = errors().await - before;
+    let seconds = started.elapsed().as_secs_f64();
+    assert!(
+        probes >= 1.0 && probes <= seconds.ceil() + 1.0,
+        "{probes} probes in {seconds:.2} s"
+    );
+}
