@@ -17,6 +17,14 @@ pub struct UrlCache {
     counters: CacheCounters,
 }
 
+/// What one `cache_entries` stands for: the cache holds at most `cache_entries` KiB, weighed by
+/// what each entry really holds, so long keys (a subject filling the cache with 1 KiB keys and
+/// long download names, say) mean fewer entries, never more memory.
+pub const BYTES_PER_ENTRY: u64 = 1024;
+
+/// Bytes an entry costs beyond its strings (the map slot, the `Arc`, the expiry bookkeeping).
+const ENTRY_OVERHEAD: usize = 160;
+
 impl UrlCache {
     pub fn new(
         step_seconds: u64,
@@ -25,7 +33,11 @@ impl UrlCache {
         counters: CacheCounters,
     ) -> Self {
         let cache = moka::sync::Cache::builder()
-            .max_capacity(max_entries)
+            .max_capacity(max_entries.saturating_mul(BYTES_PER_ENTRY))
+            .weigher(|key: &String, signed: &Arc<SignedObject>| {
+                let bytes = key.len() + signed.url.len() + signed.key_pair_id.len();
+                u32::try_from(bytes + ENTRY_OVERHEAD).unwrap_or(u32::MAX)
+            })
             .time_to_live(std::time::Duration::from_secs(
                 lifetime_seconds + step_seconds,
             ))
@@ -69,5 +81,43 @@ impl UrlCache {
 
     pub fn insert(&self, key: String, signed: &SignedObject) {
         self.cache.insert(key, Arc::new(signed.clone()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_entries_mean_fewer_entries_never_more_memory() {
+        let cache = UrlCache::new(60, 10, 300, CacheCounters::default());
+        for i in 0..200 {
+            let signed = SignedObject {
+                url: format!("https://media.example.com/{i}/{}", "x".repeat(2000)),
+                expires_at: 60,
+                key_pair_id: "K1".into(),
+            };
+            cache.insert(format!("{i}/{}", "k".repeat(1000)), &signed);
+        }
+        cache.cache.run_pending_tasks();
+        let held: usize = cache
+            .cache
+            .iter()
+            .map(|(k, v)| k.len() + v.url.len() + v.key_pair_id.len())
+            .sum();
+        assert!(held > 0);
+        assert!(held as u64 <= 10 * BYTES_PER_ENTRY, "{held} bytes held");
+        // Short entries fit about one per KiB.
+        let cache = UrlCache::new(60, 10, 300, CacheCounters::default());
+        for i in 0..10 {
+            let signed = SignedObject {
+                url: format!("https://d.example/{i}.mp4?Expires=60&Signature=abc&Key-Pair-Id=K1"),
+                expires_at: 60,
+                key_pair_id: "K1".into(),
+            };
+            cache.insert(format!("{i}.mp4\0"), &signed);
+        }
+        cache.cache.run_pending_tasks();
+        assert_eq!(cache.cache.entry_count(), 10);
     }
 }
