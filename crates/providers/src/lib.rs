@@ -23,6 +23,7 @@
 
 use std::net::IpAddr;
 
+pub mod akamai;
 pub mod bunny;
 mod crypto;
 mod encoding;
@@ -38,6 +39,7 @@ pub use url::{UrlError, MAX_URL_LEN};
 pub enum Scheme {
     GoogleCloudCdn,
     GoogleMediaCdn,
+    Akamai,
     Bunny,
 }
 
@@ -47,6 +49,7 @@ impl Scheme {
         match self {
             Scheme::GoogleCloudCdn => "google-cloud-cdn",
             Scheme::GoogleMediaCdn => "google-media-cdn",
+            Scheme::Akamai => "akamai",
             Scheme::Bunny => "bunny",
         }
     }
@@ -162,6 +165,8 @@ pub enum Error {
     GoogleCloudCdn(#[from] google_cloud_cdn::Error),
     #[error("google-media-cdn: {0}")]
     GoogleMediaCdn(#[from] google_media_cdn::Error),
+    #[error("akamai: {0}")]
+    Akamai(#[from] akamai::Error),
     #[error("bunny: {0}")]
     Bunny(#[from] bunny::Error),
 }
@@ -173,6 +178,8 @@ pub enum Refusal {
     GoogleCloudCdn(#[from] google_cloud_cdn::Denial),
     #[error("google-media-cdn: {0}")]
     GoogleMediaCdn(#[from] google_media_cdn::Denial),
+    #[error("akamai: {0}")]
+    Akamai(#[from] akamai::Denial),
     #[error("bunny: {0}")]
     Bunny(#[from] bunny::Denial),
 }
@@ -183,6 +190,7 @@ impl Refusal {
         match self {
             Refusal::GoogleCloudCdn(d) => d.code(),
             Refusal::GoogleMediaCdn(d) => d.code(),
+            Refusal::Akamai(d) => d.code(),
             Refusal::Bunny(d) => d.code(),
         }
     }
