@@ -33,7 +33,6 @@ pub(crate) fn hmac(digest: Digest, key: &[u8], data: &[u8]) -> Result<Vec<u8>, E
 }
 
 /// MD5 of `data` (nginx `secure_link_md5`; not a MAC).
-#[allow(dead_code)]
 pub(crate) fn md5(data: &[u8]) -> Result<Vec<u8>, ErrorStack> {
     Ok(openssl::hash::hash(MessageDigest::md5(), data)?.to_vec())
 }

@@ -29,6 +29,7 @@ mod crypto;
 mod encoding;
 pub mod google_cloud_cdn;
 pub mod google_media_cdn;
+pub mod nginx_secure_link;
 mod url;
 
 pub use crypto::Digest;
@@ -41,6 +42,7 @@ pub enum Scheme {
     GoogleMediaCdn,
     Akamai,
     Bunny,
+    NginxSecureLink,
 }
 
 impl Scheme {
@@ -51,6 +53,7 @@ impl Scheme {
             Scheme::GoogleMediaCdn => "google-media-cdn",
             Scheme::Akamai => "akamai",
             Scheme::Bunny => "bunny",
+            Scheme::NginxSecureLink => "nginx-secure-link",
         }
     }
 }
@@ -169,6 +172,8 @@ pub enum Error {
     Akamai(#[from] akamai::Error),
     #[error("bunny: {0}")]
     Bunny(#[from] bunny::Error),
+    #[error("nginx-secure-link: {0}")]
+    NginxSecureLink(#[from] nginx_secure_link::Error),
 }
 
 /// Why an edge refuses a request, in the scheme's own terms.
@@ -182,6 +187,8 @@ pub enum Refusal {
     Akamai(#[from] akamai::Denial),
     #[error("bunny: {0}")]
     Bunny(#[from] bunny::Denial),
+    #[error("nginx-secure-link: {0}")]
+    NginxSecureLink(#[from] nginx_secure_link::Denial),
 }
 
 impl Refusal {
@@ -192,6 +199,7 @@ impl Refusal {
             Refusal::GoogleMediaCdn(d) => d.code(),
             Refusal::Akamai(d) => d.code(),
             Refusal::Bunny(d) => d.code(),
+            Refusal::NginxSecureLink(d) => d.code(),
         }
     }
 }
