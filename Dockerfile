@@ -8,17 +8,19 @@ WORKDIR /src
 # Dependencies first, so source changes do not rebuild them.
 COPY Cargo.toml Cargo.lock ./
 COPY crates/cloudfront/Cargo.toml crates/cloudfront/Cargo.toml
+COPY crates/providers/Cargo.toml crates/providers/Cargo.toml
 COPY crates/testkit/Cargo.toml crates/testkit/Cargo.toml
-RUN mkdir -p src crates/cloudfront/src crates/testkit/src \
+RUN mkdir -p src crates/cloudfront/src crates/providers/src crates/testkit/src \
  && echo 'fn main() {}' > src/main.rs && echo '' > src/lib.rs \
- && echo '' > crates/cloudfront/src/lib.rs && echo '' > crates/testkit/src/lib.rs \
+ && echo '' > crates/cloudfront/src/lib.rs && echo '' > crates/providers/src/lib.rs \
+ && echo '' > crates/testkit/src/lib.rs \
  && mkdir -p bench && echo 'fn main() {}' > bench/signrate.rs && echo 'fn main() {}' > bench/loadgen.rs \
  && cargo build --release --locked \
- && rm -rf src crates/cloudfront/src crates/testkit/src
+ && rm -rf src crates/cloudfront/src crates/providers/src crates/testkit/src
 COPY src src
 COPY crates crates
 COPY bench/signrate.rs bench/loadgen.rs bench/
-RUN touch src/main.rs src/lib.rs crates/cloudfront/src/lib.rs crates/testkit/src/lib.rs bench/*.rs && cargo build --release --locked --bin signgate
+RUN touch src/main.rs src/lib.rs crates/cloudfront/src/lib.rs crates/providers/src/lib.rs crates/testkit/src/lib.rs bench/*.rs && cargo build --release --locked --bin signgate
 
 FROM debian:bookworm-slim
 RUN apt-get update && apt-get install -y --no-install-recommends libssl3 ca-certificates && rm -rf /var/lib/apt/lists/*

@@ -1,0 +1,116 @@
+//! The base64 variants and escapes the schemes use. Each scheme names the one it needs; none is
+//! chosen implicitly.
+
+use base64::alphabet::URL_SAFE;
+use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, URL_SAFE_NO_PAD};
+use base64::engine::DecodePaddingMode;
+use base64::Engine;
+
+/// RFC 4648 §5 base64url, `=` padding required when decoding.
+const URL_PADDED: GeneralPurpose = GeneralPurpose::new(
+    &URL_SAFE,
+    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::RequireCanonical),
+);
+
+/// RFC 4648 §5 base64url, padding optional when decoding (canonical either way).
+const URL_ANY_PADDING: GeneralPurpose = GeneralPurpose::new(
+    &URL_SAFE,
+    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+);
+
+/// base64url with `=` padding (Google Cloud CDN values).
+pub(crate) fn b64url_padded(bytes: &[u8]) -> String {
+    URL_PADDED.encode(bytes)
+}
+
+/// base64url without padding (Media CDN tokens, Bunny, nginx).
+pub(crate) fn b64url_unpadded(bytes: &[u8]) -> String {
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// Decodes padded base64url only.
+pub(crate) fn decode_b64url_padded(text: &str) -> Option<Vec<u8>> {
+    URL_PADDED.decode(text).ok()
+}
+
+/// Decodes base64url with or without padding.
+pub(crate) fn decode_b64url_any(text: &str) -> Option<Vec<u8>> {
+    URL_ANY_PADDING.decode(text).ok()
+}
+
+/// Decodes unpadded base64url only.
+pub(crate) fn decode_b64url_unpadded(text: &str) -> Option<Vec<u8>> {
+    URL_SAFE_NO_PAD.decode(text).ok()
+}
+
+/// True when `text` uses the standard alphabet's `+` or `/`, a common mistake for base64url keys.
+pub(crate) fn has_standard_alphabet(text: &str) -> bool {
+    text.contains(['+', '/'])
+}
+
+/// Lowercase hex.
+pub(crate) fn hex_lower(bytes: &[u8]) -> String {
+    hex::encode(bytes)
+}
+
+/// Decodes lowercase hex only (an uppercase spelling would make a second valid token).
+pub(crate) fn decode_hex_lower(text: &str) -> Option<Vec<u8>> {
+    if text.bytes().any(|b| b.is_ascii_uppercase()) {
+        return None;
+    }
+    hex::decode(text).ok()
+}
+
+/// Percent-decodes `text`; `None` for a stray `%` or bytes that are not UTF-8.
+pub(crate) fn percent_decode(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let ok = bytes
+                .get(i + 1..i + 3)
+                .is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit));
+            if !ok {
+                return None;
+            }
+            i += 3;
+        } else {
+            i += 1;
+        }
+    }
+    percent_encoding::percent_decode_str(text)
+        .decode_utf8()
+        .ok()
+        .map(|s| s.into_owned())
+}
+
+/// Percent-encodes everything but RFC 3986 unreserved characters.
+pub(crate) fn percent_encode_component(text: &str) -> String {
+    use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+    const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'.')
+        .remove(b'_')
+        .remove(b'~');
+    utf8_percent_encode(text, COMPONENT).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn padded_decoding_refuses_missing_padding() {
+        assert!(decode_b64url_padded("nZtRohdNF9m3cKM24IcK4w==").is_some());
+        assert!(decode_b64url_padded("nZtRohdNF9m3cKM24IcK4w").is_none());
+        assert!(decode_b64url_any("nZtRohdNF9m3cKM24IcK4w").is_some());
+        assert!(decode_b64url_unpadded("nZtRohdNF9m3cKM24IcK4w==").is_none());
+    }
+
+    #[test]
+    fn percent_decoding_refuses_stray_percent() {
+        assert_eq!(percent_decode("a%20b").as_deref(), Some("a b"));
+        assert_eq!(percent_decode("a%2"), None);
+        assert_eq!(percent_decode("a%zz"), None);
+    }
+}
