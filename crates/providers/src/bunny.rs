@@ -27,6 +27,9 @@
 //! query are refused; the token key is the pull zone's, not the Stream library's. Bunny has no
 //! start time and no cookie form; countries are signed but not checked by [`Provider::verify`]
 //! (the request carries no country).
+//!
+//! (Longer than 300 lines on purpose: one scheme, the token format, its signer and its verifier, read in one place against
+//! its specification.)
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;

@@ -16,6 +16,9 @@
 //! (lowercase, ≤ 63), which satisfies both the docs' and the API's rules; a prefix must have a
 //! path (a bare `https://host` would also cover `https://host.evil.example`) and no `?` or `#`.
 //! Cloud CDN has no start time and no IP binding: a grant asking for either is refused.
+//!
+//! (Longer than 300 lines on purpose: one scheme, the key set, the three forms and their verifier, read in one place against
+//! its specification.)
 
 use crate::crypto::{ct_eq, hmac, Digest};
 use crate::encoding::{b64url_padded, decode_b64url_padded, has_standard_alphabet};

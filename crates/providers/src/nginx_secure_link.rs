@@ -19,6 +19,9 @@
 //! IP: a grant asking for either is refused. MD5 over a secret-bearing string is not an HMAC;
 //! it is what nginx checks. Prefix credentials need a regex capture in nginx.conf and are not
 //! offered here.
+//!
+//! (Longer than 300 lines on purpose: one scheme, the expression parser, the signer and the verifier, read in one place against
+//! its specification.)
 
 use crate::crypto::{ct_eq, md5};
 use crate::encoding::{b64url_unpadded, decode_b64url_any};

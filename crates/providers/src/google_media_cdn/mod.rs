@@ -26,6 +26,9 @@
 //! `name=value` pairs — so a token with `Headers` cannot be checked without the request headers
 //! and [`Provider::verify`] refuses it; signed requests carry no IP ranges or start time, so a
 //! grant asking for them needs [`Mode::Tokens`].
+//!
+//! (Longer than 300 lines on purpose: one scheme, the signed-request forms and their verifier (keys and tokens have their own files), read in one place against
+//! its specification.)
 
 mod keys;
 pub mod token;

@@ -5,6 +5,9 @@
 //!          ~Expires=<unix> [~SessionID=…] [~Data=…] [~Headers=<names>] [~IPRanges=<b64url-np(cidrs)>]
 //! signed = the same, except FullPath → FullPath=<path> and Headers → Headers=<name>=<value>,…
 //! ```
+//!
+//! (Longer than 300 lines on purpose: one scheme, the token fields, their signer and their verifier, read in one place against
+//! its specification.)
 
 use std::net::IpAddr;
 
