@@ -121,3 +121,37 @@ fn the_layout_check_sees_imports() {
         BTreeSet::from(["config".to_owned(), "sign".to_owned()])
     );
 }
+
+#[test]
+fn every_source_file_is_a_declared_module() {
+    // A file no `mod` declares is never compiled: dead code that still reads as if it ran.
+    let mut orphans = vec![];
+    let mut stack = vec![src()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            let name = path.file_stem().unwrap().to_str().unwrap().to_owned();
+            if path.extension().is_none_or(|x| x != "rs")
+                || ["lib", "main", "mod"].contains(&name.as_str())
+            {
+                continue;
+            }
+            let parent = if dir == src() {
+                src().join("lib.rs")
+            } else if dir.join("mod.rs").exists() {
+                dir.join("mod.rs")
+            } else {
+                dir.with_extension("rs")
+            };
+            let text = std::fs::read_to_string(&parent).unwrap_or_default();
+            if !text.contains(&format!("mod {name};")) {
+                orphans.push(path.display().to_string());
+            }
+        }
+    }
+    assert!(orphans.is_empty(), "files no module declares: {orphans:?}");
+}
