@@ -211,16 +211,9 @@ impl<T> Rules<T> {
 
 #[cfg(test)]
 mod tests {
+    use super::pattern::tests::user;
     use super::*;
     use serde_json::json;
-
-    fn user(sub: &str, claims: Value) -> User {
-        User {
-            subject: sub.into(),
-            claims: claims.as_object().unwrap().clone(),
-            via: "test",
-        }
-    }
 
     #[test]
     fn requirements() {

@@ -265,11 +265,12 @@ fn claim_for_template<'a>(user: &'a User, name: &str) -> Option<Cow<'a, str>> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use serde_json::{json, Value};
 
-    fn user(sub: &str, claims: Value) -> User {
+    /// A caller with subject `sub` and `claims`, for tests here and in the rules.
+    pub(in crate::authorize) fn user(sub: &str, claims: Value) -> User {
         User {
             subject: sub.into(),
             claims: claims.as_object().unwrap().clone(),

@@ -151,13 +151,7 @@ async fn an_anonymous_batch_writes_one_audit_line_not_one_per_key() {
     let results = body["results"].as_array().unwrap();
     assert_eq!(results.len(), 20);
     assert!(results.iter().all(|r| r["status"] == 401), "{body}");
-    let audit: Vec<serde_json::Value> = logs
-        .text()
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter(|l| l["target"] == "signgate::audit")
-        .map(|l| l["fields"].clone())
-        .collect();
+    let audit = logs.audit_lines();
     assert_eq!(audit.len(), 1, "{audit:#?}");
     assert_eq!(audit[0]["decision"], "unauthenticated");
     assert_eq!(audit[0]["keys"], 20);

@@ -4,6 +4,17 @@ use serde_json::json;
 use signgate_testkit::app::{default_config, settings};
 use signgate_testkit::fs::tempdir;
 
+/// Each configuration is refused with its key named in the message.
+fn assert_each_refused_naming(cases: &[(Vec<(&str, serde_json::Value)>, &str)]) {
+    for (overrides, key) in cases {
+        let err = error_of(overrides);
+        assert!(
+            err.contains(key),
+            "{overrides:?}: expected {key:?} in {err}"
+        );
+    }
+}
+
 fn error_of(overrides: &[(&str, serde_json::Value)]) -> String {
     match settings(&default_config(), overrides) {
         Ok(_) => panic!("configuration {overrides:?} should be refused"),
@@ -141,13 +152,7 @@ fn bad_values_name_their_key() {
             "exactly one key source",
         ),
     ];
-    for (overrides, key) in cases {
-        let err = error_of(&overrides);
-        assert!(
-            err.contains(key),
-            "{overrides:?}: expected {key:?} in {err}"
-        );
-    }
+    assert_each_refused_naming(&cases);
 }
 
 #[test]
@@ -296,13 +301,7 @@ fn values_check_config_used_to_accept_and_serve_mishandled_are_refused_naming_th
             "server.max_batch_keys",
         ),
     ];
-    for (overrides, key) in cases {
-        let err = error_of(&overrides);
-        assert!(
-            err.contains(key),
-            "{overrides:?}: expected {key:?} in {err}"
-        );
-    }
+    assert_each_refused_naming(&cases);
 }
 
 #[test]

@@ -155,16 +155,6 @@ async fn folder_cookies_never_bypass_a_stricter_earlier_rule() {
     );
 }
 
-/// The audit lines of `logs` (JSON), as their `fields` objects.
-fn audit_lines(logs: &signgate_testkit::logs::LogCapture) -> Vec<Value> {
-    logs.text()
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .filter(|l| l["target"] == "signgate::audit")
-        .map(|l| l["fields"].clone())
-        .collect()
-}
-
 #[tokio::test]
 async fn every_folder_cookie_decision_writes_its_audit_line() {
     let logs = signgate_testkit::logs::LogCapture::start();
@@ -201,7 +191,7 @@ async fn every_folder_cookie_decision_writes_its_audit_line() {
     let by_rule = app.get("/cookies/audio/alice", Some(&alice)).await;
     assert_eq!(assert_nothing_signed(by_rule).await.0, 403);
 
-    let lines = audit_lines(&logs);
+    let lines = logs.audit_lines();
     let find = |subject: &str, folder: &str, decision: &str| {
         lines
             .iter()

@@ -36,6 +36,16 @@ impl LogCapture {
     pub fn text(&self) -> String {
         String::from_utf8(self.buffer.0.lock().unwrap().clone()).expect("log lines are UTF-8")
     }
+
+    /// The fields of every audit line (target `signgate::audit`) captured so far, in order.
+    pub fn audit_lines(&self) -> Vec<serde_json::Value> {
+        self.text()
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter(|l| l["target"] == "signgate::audit")
+            .map(|l| l["fields"].clone())
+            .collect()
+    }
 }
 
 /// A tracing writer into a shared buffer.
