@@ -45,6 +45,8 @@ pub struct Metrics {
     pub token_cache: CacheCounters,
     pub backend_up: Family<BackendLabels, Gauge>,
     pub backend_errors: Family<BackendLabels, Counter>,
+    pub connections_open: Gauge,
+    pub connections_refused: Counter,
     /// Bumped whenever a backend goes down or comes back, so a cached readiness answer is
     /// dropped at once when it no longer holds.
     pub health_changes: std::sync::Arc<std::sync::atomic::AtomicU64>,
@@ -62,6 +64,18 @@ impl Default for Metrics {
         let token_cache = CacheCounters::default();
         let backend_up = Family::<BackendLabels, Gauge>::default();
         let backend_errors = Family::<BackendLabels, Counter>::default();
+        let connections_open = Gauge::default();
+        let connections_refused = Counter::default();
+        registry.register(
+            "connections_open",
+            "Client connections open now",
+            connections_open.clone(),
+        );
+        registry.register(
+            "connections_refused",
+            "Client connections closed on arrival because server.max_connections were open",
+            connections_refused.clone(),
+        );
         registry.register(
             "requests",
             "Requests by route and outcome",
@@ -122,6 +136,8 @@ impl Default for Metrics {
             token_cache,
             backend_up,
             backend_errors,
+            connections_open,
+            connections_refused,
             health_changes: Default::default(),
         }
     }

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::serve::ListenerExt;
+use axum::extract::ConnectInfo;
 use tokio::net::TcpListener;
 
 use crate::config::ServerConfig;
@@ -69,25 +69,22 @@ pub async fn run_until(
             let _ = axum::serve(listener, router).await;
         });
     }
+    let metrics = service.metrics();
+    let limits = {
+        let app = service.app();
+        (app.server.max_connections, app.server.header_read_timeout)
+    };
     let router = crate::routes::router(service, &prefix);
     tracing::info!(addr = %listeners.main.local_addr()?, "signgate listening");
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    // Answers are small and latency matters more than packet count: no Nagle delay.
-    let listener = listeners.main.tap_io(|tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
-    let server = axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move {
+    let server = accept_loop(listeners.main, router, metrics, limits, async move {
         shutdown.await;
         tracing::info!("shutting down: draining in-flight requests");
         let _ = stop_tx.send(true);
     });
     let mut stop_rx = stop_rx;
     tokio::select! {
-        result = server => result.map_err(Into::into),
+        () = server => Ok(()),
         _ = async move {
             let _ = stop_rx.wait_for(|stopped| *stopped).await;
             tokio::time::sleep(grace).await;
@@ -96,6 +93,93 @@ pub async fn run_until(
             Ok(())
         }
     }
+}
+
+/// Accepts connections until `shutdown` completes, then lets open connections finish their
+/// requests (each is told to close after its current one) and returns when all are closed.
+///
+/// Unlike `axum::serve`, every connection gets a header-read timeout (a client that sends its
+/// headers slowly, or leaves a keep-alive connection idle, is cut off) and at most
+/// `max_connections` are open at once: one more is closed as it arrives and counted, so a few
+/// hundred unfinished requests can neither lock other clients out nor keep memory after they go.
+async fn accept_loop(
+    listener: TcpListener,
+    router: axum::Router,
+    metrics: Arc<crate::metrics::Metrics>,
+    (max_connections, header_read_timeout): (usize, Duration),
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) {
+    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+    use hyper_util::server::conn::auto::Builder;
+    use tower::ServiceExt;
+
+    let slots = Arc::new(tokio::sync::Semaphore::new(max_connections));
+    let (signal_tx, signal_rx) = tokio::sync::watch::channel(());
+    tokio::spawn(async move {
+        shutdown.await;
+        drop(signal_rx);
+    });
+    let (close_tx, close_rx) = tokio::sync::watch::channel(());
+    let mut builder = Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_read_timeout);
+    let builder = Arc::new(builder);
+    loop {
+        let (tcp, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(conn) => conn,
+                // Out of file descriptors, say: wait a moment rather than spin.
+                Err(_) => {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = signal_tx.closed() => break,
+        };
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            metrics.connections_refused.inc();
+            drop(tcp);
+            continue;
+        };
+        // Answers are small and latency matters more than packet count: no Nagle delay.
+        let _ = tcp.set_nodelay(true);
+        let router = router.clone();
+        let service =
+            hyper::service::service_fn(move |request: http::Request<hyper::body::Incoming>| {
+                let mut request = request.map(axum::body::Body::new);
+                request.extensions_mut().insert(ConnectInfo(peer));
+                router.clone().oneshot(request)
+            });
+        let (builder, metrics, signal_tx, close_rx) = (
+            builder.clone(),
+            metrics.clone(),
+            signal_tx.clone(),
+            close_rx.clone(),
+        );
+        metrics.connections_open.inc();
+        tokio::spawn(async move {
+            let conn = builder.serve_connection_with_upgrades(TokioIo::new(tcp), service);
+            let mut conn = std::pin::pin!(conn);
+            let mut stopping = std::pin::pin!(signal_tx.closed());
+            let mut told = false;
+            loop {
+                tokio::select! {
+                    _ = conn.as_mut() => break,
+                    () = &mut stopping, if !told => {
+                        told = true;
+                        conn.as_mut().graceful_shutdown();
+                    }
+                }
+            }
+            metrics.connections_open.dec();
+            drop((slot, close_rx));
+        });
+    }
+    drop(close_rx);
+    drop(listener);
+    close_tx.closed().await;
 }
 
 async fn shutdown_signal() {

@@ -29,6 +29,11 @@ pub struct ServerConfig {
     /// Runtime worker threads; 0: one per core.
     pub worker_threads: usize,
     pub max_batch_keys: usize,
+    /// Client connections open at once at most; more are closed on arrival.
+    pub max_connections: usize,
+    /// A request's headers must arrive within this; it also closes a keep-alive connection left
+    /// idle that long.
+    pub header_read_timeout: Duration,
 }
 
 #[derive(Debug, Deserialize)]
@@ -56,6 +61,17 @@ pub(super) struct RawServer {
     worker_threads: usize,
     #[serde(default = "default_max_batch")]
     max_batch_keys: usize,
+    #[serde(default = "default_max_connections")]
+    max_connections: usize,
+    #[serde(default = "default_header_read_timeout_ms")]
+    header_read_timeout_ms: u64,
+}
+
+fn default_max_connections() -> usize {
+    4096
+}
+fn default_header_read_timeout_ms() -> u64 {
+    10_000
 }
 
 /// The most keys one `/sign` call may ask for: each is a signature.
@@ -117,6 +133,12 @@ impl RawServer {
         if !(1..=MAX_BATCH_KEYS).contains(&self.max_batch_keys) {
             bail!("server.max_batch_keys: must be between 1 and {MAX_BATCH_KEYS}");
         }
+        if self.max_connections == 0 {
+            bail!("server.max_connections: must be positive");
+        }
+        if !(1..=600_000).contains(&self.header_read_timeout_ms) {
+            bail!("server.header_read_timeout_ms: must be between 1 and 600000");
+        }
         if self.request_timeout_ms == 0 {
             bail!("server.request_timeout_ms: must be positive");
         }
@@ -136,6 +158,8 @@ impl RawServer {
             shutdown_grace: Duration::from_secs(self.shutdown_grace_seconds),
             worker_threads: self.worker_threads,
             max_batch_keys: self.max_batch_keys,
+            max_connections: self.max_connections,
+            header_read_timeout: Duration::from_millis(self.header_read_timeout_ms),
         })
     }
 }

@@ -41,6 +41,9 @@ use crate::encoding::{
 use crate::url::{Url, UrlError};
 use crate::{Credential, Delivery, EdgeRequest, Grant, Provider, Refusal, Scheme, Verified};
 
+/// Characters of an unpadded base64url HMAC-SHA256.
+const SIGNATURE_CHARS: usize = 43;
+
 /// Parameters Bunny reserves; a URL that carries one cannot be signed.
 pub const RESERVED_PARAMS: [&str; 8] = [
     "token",
@@ -487,7 +490,10 @@ impl Provider for Bunny {
         let url = Url::parse(request.url).map_err(|_| Denial::MalformedToken)?;
         let found = find(&url)?;
         let expires = parse_expires(found.expires)?;
+        // An unbound signature may itself begin with `1-` (base64url has `-`): its length, 43
+        // characters for HMAC-SHA256, tells it apart from `1-` and a signature.
         let (bound, signature) = match found.token.strip_prefix("HS256-") {
+            Some(rest) if rest.len() == SIGNATURE_CHARS => (false, rest),
             Some(rest) => match rest.strip_prefix("1-") {
                 Some(sig) => (true, sig),
                 None => (false, rest),

@@ -312,3 +312,21 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn an_unbound_signature_that_begins_with_1_dash_is_not_read_as_ip_bound() {
+    // Found by the property test above: this signature happens to start with "1-".
+    let bunny = zone("SecurityKey");
+    let prefix = "https://z.b-cdn.net/_ij/p.79.8p/";
+    let entry = format!("{prefix}playlist.m3u8");
+    let grant = Grant::until(533957532);
+    let Credential::Url(signed) = bunny
+        .sign_prefix(prefix, Delivery::Query { url: &entry }, &grant)
+        .unwrap()
+    else {
+        unreachable!()
+    };
+    assert!(signed.contains("token=HS256-1-"), "{signed}");
+    let segment = signed.replacen("playlist.m3u8", "_", 1);
+    assert_eq!(refusal(&bunny, &segment, None, 1), None);
+}
