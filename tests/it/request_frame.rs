@@ -74,3 +74,59 @@ async fn a_request_that_takes_too_long_is_503_and_signs_nothing() {
     assert_eq!(status, 503);
     assert!(started.elapsed() < Duration::from_millis(1500));
 }
+
+#[tokio::test]
+async fn slow_clients_are_cut_off_and_open_connections_are_capped() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpStream;
+    let app = signgate_testkit::app::spawn_app(&[
+        ("server.max_connections", serde_json::json!(20)),
+        ("server.header_read_timeout_ms", serde_json::json!(400)),
+    ])
+    .await;
+    // Twenty clients start a request and never finish its headers.
+    let mut slow = Vec::new();
+    for _ in 0..20 {
+        let mut s = TcpStream::connect(app.addr).await.unwrap();
+        s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+            .await
+            .unwrap();
+        slow.push(s);
+    }
+    for _ in 0..100 {
+        if app.metric("signgate_connections_open").await == 20.0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(app.metric("signgate_connections_open").await, 20.0);
+    // One more is closed as it arrives, and counted.
+    let mut extra = TcpStream::connect(app.addr).await.unwrap();
+    let _ = extra
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await;
+    let mut buf = [0u8; 256];
+    let read = tokio::time::timeout(std::time::Duration::from_secs(3), extra.read(&mut buf))
+        .await
+        .expect("closed, not left hanging");
+    assert!(matches!(read, Ok(0) | Err(_)), "{read:?}");
+    assert!(app.metric("signgate_connections_refused_total").await >= 1.0);
+    // The slow ones are cut off once their headers are late, and free their slots.
+    for mut s in slow {
+        let read = tokio::time::timeout(std::time::Duration::from_secs(3), s.read(&mut buf))
+            .await
+            .expect("the server closes a client whose headers never end");
+        assert!(
+            !matches!(&read, Ok(n) if buf[..*n].starts_with(b"HTTP/1.1 200")),
+            "no answer to an unfinished request"
+        );
+    }
+    for _ in 0..100 {
+        if app.metric("signgate_connections_open").await == 0.0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(app.metric("signgate_connections_open").await, 0.0);
+    assert_eq!(app.get("/healthz", None).await.status(), 200);
+}
