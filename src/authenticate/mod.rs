@@ -164,16 +164,9 @@ impl Authenticator {
             Authenticator::Jwt(a) => a.is_ready(),
             Authenticator::DjangoSession(a) => match a.backend() {
                 None => true,
-                Some((pool, health)) => match pool.ping(std::time::Duration::from_secs(1)).await {
-                    Ok(()) => {
-                        health.succeeded();
-                        true
-                    }
-                    Err(e) => {
-                        health.failed(&e);
-                        false
-                    }
-                },
+                Some((pool, health)) => {
+                    health.record(pool.ping(std::time::Duration::from_secs(1)).await)
+                }
             },
             Authenticator::RedisSession(a) => a.ping().await,
         }

@@ -155,19 +155,10 @@ impl RedisSessions {
             let _: String = redis::cmd("PING").query_async(&mut conn).await?;
             anyhow::Ok(())
         };
-        match tokio::time::timeout(self.query_timeout, ping).await {
-            Ok(Ok(())) => {
-                self.health.succeeded();
-                true
-            }
-            Ok(Err(e)) => {
-                self.health.failed(&e);
-                false
-            }
-            Err(_) => {
-                self.health.failed(&"timed out");
-                false
-            }
-        }
+        let outcome = match tokio::time::timeout(self.query_timeout, ping).await {
+            Ok(result) => result,
+            Err(_) => Err(anyhow::anyhow!("timed out")),
+        };
+        self.health.record(outcome)
     }
 }

@@ -66,11 +66,11 @@ impl TryFrom<String> for GrantParam {
 
 pub struct SqlGrant {
     pub name: String,
-    pub pool: SqlPool,
+    pool: SqlPool,
     pub query: String,
     pub params: Vec<GrantParam>,
     pub query_timeout: Duration,
-    pub health: Arc<BackendHealth>,
+    health: Arc<BackendHealth>,
     allowed: Cache<String, ()>,
     denied: Cache<String, ()>,
 }
@@ -176,16 +176,8 @@ impl SqlGrant {
 
     /// Whether the database answers now (for readiness), recorded in the backend's health.
     pub async fn ping(&self) -> bool {
-        match self.pool.ping(Duration::from_secs(1)).await {
-            Ok(()) => {
-                self.health.succeeded();
-                true
-            }
-            Err(e) => {
-                self.health.failed(&e);
-                false
-            }
-        }
+        self.health
+            .record(self.pool.ping(Duration::from_secs(1)).await)
     }
 }
 

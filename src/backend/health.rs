@@ -36,8 +36,18 @@ impl BackendHealth {
         }
     }
 
-    pub fn is_up(&self) -> bool {
-        self.up.load(Ordering::Relaxed)
+    /// Records the outcome of a probe (a readiness check) and says whether the backend is up.
+    pub fn record<E: std::fmt::Display>(&self, outcome: Result<(), E>) -> bool {
+        match outcome {
+            Ok(()) => {
+                self.succeeded();
+                true
+            }
+            Err(e) => {
+                self.failed(&e);
+                false
+            }
+        }
     }
 
     /// Records a failure; logs only the first of an incident. The error text never contains
