@@ -135,19 +135,10 @@ async fn a_jwks_urls_query_never_reaches_the_log() {
 async fn reloads_while_the_provider_is_down_start_no_more_fetch_loops() {
     let (_, jwk) = ec_jwk("k");
     let p = JwksProvider::start(json!({"keys": [jwk]}), false).await;
-    let config = signgate_testkit::fs::tempdir().join("signgate.toml");
-    let dir = signgate_testkit::app::default_config()
-        .parent()
-        .unwrap()
-        .to_path_buf();
-    let text = std::fs::read_to_string(signgate_testkit::app::default_config())
-        .unwrap()
-        .replace("_file = \"dev/", &format!("_file = \"{}/dev/", dir.display()))
-        + &format!(
-            "\n[[auth.jwt.issuers]]\nissuer = \"idp\"\nalgorithms = [\"ES256\"]\njwks_url = \"{}/jwks.json\"\n",
-            p.base
-        );
-    std::fs::write(&config, text).unwrap();
+    let (config, _) = signgate_testkit::fs::config_file(&format!(
+        "\n[[auth.jwt.issuers]]\nissuer = \"idp\"\nalgorithms = [\"ES256\"]\njwks_url = \"{}/jwks.json\"\n",
+        p.base
+    ));
     let app =
         signgate_testkit::app::spawn_with(signgate_testkit::app::settings(&config, &[]).unwrap())
             .await;

@@ -8,10 +8,10 @@ use std::time::Duration;
 
 use jsonwebtoken::Algorithm;
 use serde_json::json;
-use signgate_testkit::app::{default_config, settings, spawn_with};
+use signgate_testkit::app::{settings, spawn_with};
 use signgate_testkit::backends::{slow_jwks_provider, JwksProvider};
 use signgate_testkit::edge::verify;
-use signgate_testkit::fs::{config_copy, tempdir};
+use signgate_testkit::fs::{config_copy, config_file};
 use signgate_testkit::http::{assert_nothing_signed, client, location};
 use signgate_testkit::process::{free_port, Signgate, SIGHUP, SIGTERM};
 use signgate_testkit::tokens::{claims, ec_jwk, sign, token, DEMO_SECRET};
@@ -42,19 +42,6 @@ fn jwks_issuer_toml(base: &str) -> String {
     format!(
         "\n[[auth.jwt.issuers]]\nissuer = \"idp\"\naudience = [\"signgate\"]\nalgorithms = [\"ES256\"]\njwks_url = \"{base}/jwks.json\"\njwks_min_refresh_seconds = 0\n"
     )
-}
-
-/// The default configuration in a temporary file (its relative key paths made absolute) with
-/// `extra` TOML appended; returns the path and the text written.
-fn config_file(extra: &str) -> (std::path::PathBuf, String) {
-    let config = tempdir().join("signgate.toml");
-    let config_dir = default_config().parent().unwrap().to_path_buf();
-    let text = std::fs::read_to_string(default_config()).unwrap().replace(
-        "_file = \"dev/",
-        &format!("_file = \"{}/dev/", config_dir.display()),
-    ) + extra;
-    std::fs::write(&config, &text).unwrap();
-    (config, text)
 }
 
 #[tokio::test]

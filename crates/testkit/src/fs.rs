@@ -58,6 +58,20 @@ pub fn config_copy(name: &str) -> PathBuf {
     dir
 }
 
+/// The default configuration in a temporary file (its relative key paths made absolute) with
+/// `extra` TOML appended; returns the path and the text written.
+pub fn config_file(extra: &str) -> (PathBuf, String) {
+    let default = crate::app::default_config();
+    let config = tempdir().join("signgate.toml");
+    let config_dir = default.parent().unwrap().to_path_buf();
+    let text = std::fs::read_to_string(&default).unwrap().replace(
+        "_file = \"dev/",
+        &format!("_file = \"{}/dev/", config_dir.display()),
+    ) + extra;
+    std::fs::write(&config, &text).unwrap();
+    (config, text)
+}
+
 #[cfg(test)]
 mod tests {
     use super::tempdir;
