@@ -36,6 +36,8 @@ pub enum AppError {
     NotFound,
     /// A rule binds URLs to the client's IPv4 address and the client has none.
     IpBindingUnavailable,
+    /// The distribution's provider refuses this object's URL (detail logged, not sent).
+    Unsignable(String),
     RateLimited {
         retry_after: u64,
     },
@@ -72,7 +74,9 @@ impl AppError {
 
     pub fn status(&self) -> StatusCode {
         match self {
-            AppError::BadKey(_) | AppError::BadRequest(..) => StatusCode::BAD_REQUEST,
+            AppError::BadKey(_) | AppError::BadRequest(..) | AppError::Unsignable(_) => {
+                StatusCode::BAD_REQUEST
+            }
             AppError::Unauthenticated { login: Some(_), .. } => StatusCode::FOUND,
             AppError::Unauthenticated { .. } => StatusCode::UNAUTHORIZED,
             AppError::Forbidden | AppError::IpBindingUnavailable => StatusCode::FORBIDDEN,
@@ -98,6 +102,7 @@ impl AppError {
             AppError::Forbidden => "forbidden",
             AppError::NotFound => "not_found",
             AppError::IpBindingUnavailable => "ip_binding_unavailable",
+            AppError::Unsignable(_) => "unsignable_object",
             AppError::RateLimited { .. } => "rate_limited",
             AppError::PayloadTooLarge => "payload_too_large",
             AppError::UriTooLong => "uri_too_long",
@@ -118,7 +123,10 @@ impl AppError {
             AppError::Unauthenticated { reason: None, .. } => "sign in to read this object",
             AppError::Forbidden => "you may not read this object",
             AppError::NotFound => "no such object",
-            AppError::IpBindingUnavailable => "this object can only be signed for an IPv4 client",
+            AppError::IpBindingUnavailable => {
+                "this object cannot be signed for your address (this CDN binds IPv4 clients only)"
+            }
+            AppError::Unsignable(_) => "this object's CDN cannot sign a URL for it",
             AppError::RateLimited { .. } => "too many requests; retry later",
             AppError::PayloadTooLarge | AppError::UriTooLong | AppError::HeadersTooLarge => {
                 "the request is too large"
@@ -142,7 +150,7 @@ impl AppError {
             AppError::Forbidden => AppError::Forbidden.into_response(),
             other => {
                 let mut response = refusal(StatusCode::FORBIDDEN, other.code(), "access denied");
-                if let AppError::Internal(detail) = other {
+                if let AppError::Internal(detail) | AppError::Unsignable(detail) = other {
                     response.extensions_mut().insert(ErrorDetail(detail));
                 }
                 response
@@ -199,7 +207,7 @@ impl IntoResponse for AppError {
             }
             _ => {}
         }
-        if let AppError::Internal(detail) = self {
+        if let AppError::Internal(detail) | AppError::Unsignable(detail) = self {
             response.extensions_mut().insert(ErrorDetail(detail));
         }
         response
@@ -210,6 +218,11 @@ impl From<SignError> for AppError {
     fn from(e: SignError) -> Self {
         match e {
             SignError::IpBindingUnavailable => AppError::IpBindingUnavailable,
+            SignError::DownloadUnsupported => AppError::BadRequest(
+                "download_unsupported",
+                "this object's CDN cannot carry a download name",
+            ),
+            SignError::Unsignable(detail) => AppError::Unsignable(detail),
             SignError::Internal(detail) => AppError::Internal(detail),
         }
     }

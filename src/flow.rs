@@ -20,7 +20,7 @@ use crate::download::DownloadName;
 use crate::error::AppError;
 use crate::object_key::ObjectKey;
 use crate::rate_limit::Limited;
-use crate::sign::{Distribution, FolderCookies, SignTarget, SignedObject};
+use crate::sign::{Distribution, FolderCredential, FolderForm, SignTarget, SignedObject};
 
 /// Who is asking, as every route sees it: the configuration in force for this request, the
 /// client's address (behind trusted proxies, the forwarded one) and whether that address is
@@ -74,12 +74,13 @@ pub struct Allowed<T> {
     pub signed: T,
 }
 
-/// Signed cookies for a folder, and where inside it to send the browser, if it asked.
+/// A folder's credential, and where inside the folder to send the browser, if it asked.
 pub struct FolderGrant {
-    pub cookies: FolderCookies,
+    pub credential: FolderCredential,
     /// Where the cookies are valid (their attributes).
     pub distribution: Arc<Distribution>,
-    /// The distribution URL of `next`, when given.
+    /// Where to send the browser: the credential's own URL (path and query forms), or the
+    /// distribution URL of `next` when given.
     pub next: Option<String>,
 }
 
@@ -182,18 +183,6 @@ pub async fn sign_folder(
         crate::audit!(subject, folder = %folder, decision = "deny", kind = "cookies", grant = sql_grant_name(rule));
         return Err(refusal(rule.deny_as_not_found));
     }
-    let cookies = rule
-        .target
-        .sign_cookies(&folder, caller.client_ip, app.clock.now())?;
-    crate::audit!(
-        subject,
-        folder = %folder,
-        decision = "allow",
-        kind = "cookies",
-        rule = rule.pattern.as_str(),
-        key_id = %cookies.key_pair_id,
-        expires = cookies.expires_at,
-    );
     let distribution = rule.target.distribution.clone();
     let next = next.map(|next| {
         format!(
@@ -203,10 +192,30 @@ pub async fn sign_folder(
             next.to_url_path()
         )
     });
+    if rule.target.folder != FolderForm::Cookie && next.is_none() {
+        return Err(AppError::BadRequest(
+            "next_required",
+            "this folder's credential travels in its entry URL: give next=<file in the folder>",
+        ));
+    }
+    let credential =
+        rule.target
+            .sign_folder(&folder, next.as_deref(), caller.client_ip, app.clock.now())?;
+    crate::audit!(
+        subject,
+        folder = %folder,
+        decision = "allow",
+        kind = "cookies",
+        rule = rule.pattern.as_str(),
+        provider = rule.target.provider(),
+        key_id = %credential.key_id,
+        expires = credential.expires_at,
+    );
+    let next = credential.url.clone().or(next);
     Ok(Allowed {
         principal,
         signed: FolderGrant {
-            cookies,
+            credential,
             distribution,
             next,
         },
@@ -273,7 +282,8 @@ async fn authorize_and_sign(
                 object = %key,
                 decision = "allow",
                 rule = rule.pattern.as_str(),
-                key_id = %signed.key_pair_id,
+                provider = rule.target.provider(),
+                key_id = %signed.key_id,
                 expires = signed.expires_at,
             );
             Ok(signed)

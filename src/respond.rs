@@ -130,6 +130,9 @@ struct CookieJson<'a> {
     resource: &'a str,
     expires_at: u64,
     cookies: Vec<NameValue<'a>>,
+    /// The entry URL carrying the credential (path and query forms).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    url: Option<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -138,21 +141,23 @@ struct NameValue<'a> {
     value: &'a str,
 }
 
-/// `/cookies`: the signed cookies as `Set-Cookie`, with a 302 to `next` or a JSON body.
-pub fn cookies(allowed: &Allowed<FolderGrant>) -> Result<Response, AppError> {
+/// `/cookies`: the folder's cookies as `Set-Cookie`, with a 302 to `next` (for the path and
+/// query forms, the entry URL carrying the credential) or a JSON body when asked for JSON or
+/// when there is nowhere to go.
+pub fn cookies(allowed: &Allowed<FolderGrant>, wants: Wants) -> Result<Response, AppError> {
     let grant = &allowed.signed;
-    let signed = &grant.cookies;
-    let mut response = match &grant.next {
-        Some(location) => redirect(location)?,
-        None => axum::Json(CookieJson {
+    let signed = &grant.credential;
+    let mut response = match (&grant.next, wants) {
+        (Some(location), Wants::Redirect | Wants::Html) => redirect(location)?,
+        _ => axum::Json(CookieJson {
             resource: &signed.resource,
             expires_at: signed.expires_at,
             cookies: signed
                 .cookies
-                .0
                 .iter()
                 .map(|(name, value)| NameValue { name, value })
                 .collect(),
+            url: signed.url.as_deref(),
         })
         .into_response(),
     };

@@ -6,13 +6,14 @@
 //! Nothing here builds live parts (pools, caches, HTTP clients) or talks to the network: each
 //! module builds itself from its section (`App::build` in `app.rs`). One file per section,
 //! holding its raw serde struct and its checks:
-//! [`server`], [`log`], [`limits`], [`auth`], [`signing`] (key sets and distributions),
-//! [`rules`] and [`grants`].
+//! [`server`], [`log`], [`limits`], [`auth`], [`signing`] (key sets and distributions, with
+//! [`providers`] for the keys of CDNs beside CloudFront), [`rules`] and [`grants`].
 
 mod auth;
 mod grants;
 mod limits;
 mod log;
+mod providers;
 mod rules;
 mod server;
 mod signing;
@@ -107,7 +108,8 @@ fn check(raw: RawConfig, base: &Path, source: &Path) -> anyhow::Result<Config> {
     let dev = raw.dev;
     let server = raw.server.check()?;
     let key_sets = signing::key_sets(&raw.key_sets, base, dev)?;
-    let distributions = signing::distributions(&raw.distributions, &key_sets, &server.public_url)?;
+    let distributions =
+        signing::distributions(&raw.distributions, &key_sets, &server.public_url, base, dev)?;
     let grant_names: Vec<&str> = raw.grants.iter().map(|g| g.name.as_str()).collect();
     let rules = raw
         .rules

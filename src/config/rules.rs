@@ -7,7 +7,10 @@ use serde::Deserialize;
 use signgate_cloudfront::KeySet;
 
 use crate::authorize::{Access, KeyPattern, Requirement, RuleSettings};
-use crate::sign::{Distribution, PolicyChoice, TargetSettings, UrlCacheSettings};
+use crate::sign::{
+    CloudFrontSigner, Distribution, FolderForm, PolicyChoice, Signer, TargetSettings,
+    UrlCacheSettings,
+};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -21,14 +24,18 @@ pub(super) struct RawRule {
     key_set: Option<String>,
     #[serde(default = "default_lifetime")]
     lifetime_seconds: u64,
-    #[serde(default = "default_policy")]
-    policy: PolicyChoice,
+    /// CloudFront: canned (default) or custom.
+    policy: Option<PolicyChoice>,
     #[serde(default)]
     bind_client_ip: bool,
     deny_as_not_found: Option<bool>,
     /// Allows signed cookies (GET /cookies/{folder}) for the folder this pattern's prefix names.
     #[serde(default)]
     cookies: bool,
+    /// How the folder credential travels: `cookie` (default), `path` or `query` (the last two
+    /// in the entry URL `next=`).
+    #[serde(default)]
+    folder_token: FolderForm,
     /// A `[[grants]]` query that must also return a row.
     grant: Option<String>,
     /// Stable, cacheable URLs: round expiries up to this step and reuse signed URLs within it.
@@ -51,9 +58,6 @@ fn default_url_cache_entries() -> u64 {
 }
 fn default_lifetime() -> u64 {
     300
-}
-fn default_policy() -> PolicyChoice {
-    PolicyChoice::Canned
 }
 
 /// The key set named `name`.
@@ -84,9 +88,6 @@ impl RawRule {
         if self.cache_step_seconds > 3600 {
             bail!("{at}.cache_step_seconds: at most 3600");
         }
-        if self.bind_client_ip && self.policy != PolicyChoice::Custom {
-            bail!("{at}.bind_client_ip: needs policy = \"custom\"");
-        }
         if self.cookies {
             if !self.pattern.ends_with("/**") {
                 bail!("{at}.cookies: a cookie rule's pattern must end in /** (the folder the cookies cover)");
@@ -108,17 +109,26 @@ impl RawRule {
                     self.distribution
                 )
             })?;
-        let distribution = match &self.key_set {
-            None => distribution,
-            Some(name) => {
+        let distribution = match (&self.key_set, &distribution.signer) {
+            (None, _) => distribution,
+            (Some(name), Signer::CloudFront(signer)) => {
                 let key_set = find_key_set(key_sets, name)
                     .ok_or_else(|| anyhow!("{at}.key_set: no key set named {name:?}"))?;
                 Arc::new(Distribution {
-                    key_set,
+                    signer: Signer::CloudFront(CloudFrontSigner {
+                        key_set,
+                        hash: signer.hash,
+                    }),
                     ..Distribution::clone(&distribution)
                 })
             }
+            (Some(_), other) => bail!(
+                "{at}.key_set: only for cloudfront distributions; {:?} is {} (its keys are the distribution's keys)",
+                distribution.name,
+                other.provider()
+            ),
         };
+        let policy = self.check_provider(at, &distribution)?;
         let require = self
             .require
             .iter()
@@ -133,7 +143,7 @@ impl RawRule {
                 })
             })
             .collect::<anyhow::Result<_>>()?;
-        if self.cookies {
+        if self.cookies && self.folder_token == FolderForm::Cookie {
             if let Some(problem) = &distribution.cookies.problem {
                 bail!(
                     "{at}.cookies: distribution {:?}: {problem}",
@@ -160,13 +170,69 @@ impl RawRule {
         let target = TargetSettings {
             distribution,
             lifetime_seconds: self.lifetime_seconds,
-            policy: self.policy,
+            policy,
             bind_client_ip: self.bind_client_ip,
+            folder: self.folder_token,
             url_cache: (self.cache_step_seconds > 0).then_some(UrlCacheSettings {
                 step_seconds: self.cache_step_seconds,
                 max_entries: self.cache_entries,
             }),
         };
         Ok((rule, target))
+    }
+}
+
+impl RawRule {
+    /// What the rule asks of its distribution's provider, checked against what the provider was
+    /// found to enforce at load (trial signatures, `sign::Capabilities`); the policy shape.
+    fn check_provider(
+        &self,
+        at: &str,
+        distribution: &Distribution,
+    ) -> anyhow::Result<PolicyChoice> {
+        let provider = distribution.signer.provider();
+        let caps = match &distribution.signer {
+            Signer::CloudFront(_) => {
+                let policy = self.policy.unwrap_or(PolicyChoice::Canned);
+                if self.bind_client_ip && policy != PolicyChoice::Custom {
+                    bail!("{at}.bind_client_ip: needs policy = \"custom\"");
+                }
+                if self.cookies && self.folder_token != FolderForm::Cookie {
+                    bail!("{at}.folder_token: cloudfront hands a folder out as signed cookies only; drop folder_token");
+                }
+                return Ok(policy);
+            }
+            Signer::Cdn(signer) => signer.capabilities,
+        };
+        if self.policy.is_some() {
+            bail!(
+                "{at}.policy: CloudFront's policy shape; distribution {:?} is {provider}",
+                distribution.name
+            );
+        }
+        if self.bind_client_ip && !caps.ipv4 && !caps.ipv6 {
+            bail!("{at}.bind_client_ip: {provider} (distribution {:?}) cannot bind a URL to the client's address", distribution.name);
+        }
+        if caps.needs_client_ip && !self.bind_client_ip {
+            bail!("{at}.bind_client_ip: distribution {:?} signs the client's address ({provider}); set bind_client_ip = true", distribution.name);
+        }
+        if self.cookies && !caps.folder(self.folder_token) {
+            let can: Vec<&str> = [FolderForm::Cookie, FolderForm::Path, FolderForm::Query]
+                .into_iter()
+                .filter(|f| caps.folder(*f))
+                .map(FolderForm::name)
+                .collect();
+            let can = if can.is_empty() {
+                "none".to_owned()
+            } else {
+                can.join(", ")
+            };
+            bail!(
+                "{at}.folder_token: {provider} (distribution {:?}) cannot hand a folder out as a {}; it can: {can}",
+                distribution.name,
+                self.folder_token.name()
+            );
+        }
+        Ok(PolicyChoice::Canned)
     }
 }

@@ -1,5 +1,6 @@
 //! `[[key_sets]]` (CloudFront key pairs, one active) and `[[distributions]]` (where signed URLs
-//! point, the hash, the signed cookies' attributes).
+//! point, which provider signs them with which keys, the cookies' attributes). The keys and
+//! options of providers beside CloudFront are read in [`super::providers`].
 
 use std::path::Path;
 use std::sync::Arc;
@@ -8,7 +9,8 @@ use anyhow::{anyhow, bail};
 use serde::Deserialize;
 use signgate_cloudfront::{HashAlgorithm, KeyPairId, KeySet, SignableUrl, SigningKey};
 
-use crate::sign::{CookieSettings, Distribution};
+use super::providers::{self, ProviderName, RawProviderKey};
+use crate::sign::{CloudFrontSigner, CookieSettings, Distribution, Signer};
 
 /// Marker line in the demo key files shipped in config/dev/.
 pub const DEMO_KEY_MARKER: &str = "signgate-demo-key";
@@ -33,10 +35,35 @@ struct RawKey {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawDistribution {
     name: String,
-    url: String,
-    key_set: String,
+    /// Which CDN signs and checks this distribution's URLs.
     #[serde(default)]
-    hash: Hash,
+    provider: ProviderName,
+    url: String,
+    /// CloudFront: the key set that signs.
+    key_set: Option<String>,
+    /// CloudFront: the digest under the signature.
+    hash: Option<Hash>,
+    /// Other providers: their keys, and the one that signs.
+    #[serde(default)]
+    pub(super) keys: Vec<RawProviderKey>,
+    pub(super) active_key: Option<String>,
+    // Provider options, each refused on a provider it does not belong to (serde's `flatten`
+    // cannot be combined with `deny_unknown_fields`, so they sit here).
+    /// google-media-cdn: `signatures` or `tokens`, as the route's signed-request mode.
+    pub(super) mode: Option<String>,
+    /// akamai: `__token__` (default) or `hdnts`, or the property's own name.
+    pub(super) token_name: Option<String>,
+    /// akamai: `sha256` (default), `sha1` or `md5`.
+    pub(super) algorithm: Option<String>,
+    /// akamai: URL tokens sign the path only (default true, as the property's default).
+    pub(super) ignore_query_string: Option<bool>,
+    /// bunny: `ipv4` (default) or `ipv4-and-ipv6-64`.
+    pub(super) ip_binding: Option<String>,
+    /// nginx-secure-link: the `secure_link_md5` expression, as in nginx's configuration.
+    pub(super) expression: Option<String>,
+    /// nginx-secure-link: the query parameters of `secure_link $arg_<hash>,$arg_<expires>`.
+    pub(super) hash_param: Option<String>,
+    pub(super) expires_param: Option<String>,
     /// Domain attribute of signed cookies; "" or absent: host-only cookies.
     #[serde(default)]
     cookie_domain: String,
@@ -145,11 +172,14 @@ fn key_set(ks: &RawKeySet, at: &str, base: &Path, dev: bool) -> anyhow::Result<A
     Ok(Arc::new(set))
 }
 
-/// Every distribution, its key set resolved; names unique.
+/// Every distribution, its signer built (CloudFront's key set resolved, another provider's keys
+/// read and checked); names unique.
 pub(super) fn distributions(
     raw: &[RawDistribution],
     key_sets: &[(String, Arc<KeySet>)],
     public_url: &str,
+    base: &Path,
+    dev: bool,
 ) -> anyhow::Result<Vec<Arc<Distribution>>> {
     let mut out: Vec<Arc<Distribution>> = Vec::new();
     for (i, d) in raw.iter().enumerate() {
@@ -157,8 +187,6 @@ pub(super) fn distributions(
         if out.iter().any(|x| x.name == d.name) {
             bail!("{at}.name: duplicate distribution {:?}", d.name);
         }
-        let key_set = super::rules::find_key_set(key_sets, &d.key_set)
-            .ok_or_else(|| anyhow!("{at}.key_set: no key set named {:?}", d.key_set))?;
         let url = SignableUrl::parse(&d.url).map_err(|e| anyhow!("{at}.url: {e}"))?;
         if url.query().is_some() {
             bail!("{at}.url: must not have a query string");
@@ -166,16 +194,35 @@ pub(super) fn distributions(
         if d.url.contains(['*', '?']) {
             bail!("{at}.url: must not contain * or ? (a wildcard in the base URL would widen every policy signed for it)");
         }
-        let hash = match d.hash {
-            Hash::Sha1 => HashAlgorithm::Sha1,
-            Hash::Sha256 => HashAlgorithm::Sha256,
+        let base_url = url.as_str().trim_end_matches('/').to_owned();
+        providers::refuse_foreign_options(d, d.provider, &at)?;
+        let signer = match d.provider {
+            ProviderName::CloudFront => {
+                let name = d.key_set.as_ref().ok_or_else(|| {
+                    anyhow!("{at}.key_set: a cloudfront distribution names the key set that signs")
+                })?;
+                let key_set = super::rules::find_key_set(key_sets, name)
+                    .ok_or_else(|| anyhow!("{at}.key_set: no key set named {name:?}"))?;
+                let hash = match d.hash.unwrap_or_default() {
+                    Hash::Sha1 => HashAlgorithm::Sha1,
+                    Hash::Sha256 => HashAlgorithm::Sha256,
+                };
+                Signer::CloudFront(CloudFrontSigner { key_set, hash })
+            }
+            other => {
+                for (set, field) in [(d.key_set.is_some(), "key_set"), (d.hash.is_some(), "hash")] {
+                    if set {
+                        bail!("{at}.{field}: only for provider \"cloudfront\"; {} keys are listed in keys", other.name());
+                    }
+                }
+                Signer::Cdn(providers::signer(d, other, &at, &base_url, base, dev)?)
+            }
         };
         let cookies = cookie_settings(d, &at, &url, public_url)?;
         out.push(Arc::new(Distribution {
             name: d.name.clone(),
-            base_url: url.as_str().trim_end_matches('/').to_owned(),
-            key_set,
-            hash,
+            base_url,
+            signer,
             cookies,
         }));
     }
@@ -206,7 +253,8 @@ fn cookie_settings(
     }
     let within = |h: &str, domain: &str| h == domain || h.ends_with(&format!(".{domain}"));
     let domain = d.cookie_domain.trim_start_matches('.').to_ascii_lowercase();
-    let on_cloudfront = within(&dist_host, "cloudfront.net");
+    let on_cloudfront =
+        d.provider == ProviderName::CloudFront && within(&dist_host, "cloudfront.net");
     let problem = if on_cloudfront {
         Some(format!("{dist_host} is CloudFront's shared domain, which cannot carry your cookies; sign cookies for the distribution's own custom domain"))
     } else if domain.is_empty() {

@@ -9,6 +9,7 @@ use crate::paths;
 use crate::respond;
 
 pub async fn get_cookies(caller: Caller, request: Request) -> Response {
+    let wants = respond::Wants::from_headers(request.headers());
     let uri = request.uri();
     let req = FolderRequest {
         raw_folder: uri
@@ -21,6 +22,6 @@ pub async fn get_cookies(caller: Caller, request: Request) -> Response {
     };
     let result = sign_folder(&caller, req)
         .await
-        .and_then(|allowed| respond::cookies(&allowed));
+        .and_then(|allowed| respond::cookies(&allowed, wants));
     super::answer(&caller.app.metrics, "cookies", "signed", result)
 }

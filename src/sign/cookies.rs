@@ -1,6 +1,5 @@
-//! Signed cookies for a folder: their attributes per distribution and the `Set-Cookie` values.
-
-use signgate_cloudfront::SignedCookies;
+//! Folder credentials: cookies (their attributes per distribution and the `Set-Cookie` values)
+//! or an entry URL carrying the credential.
 
 /// Attributes of the signed cookies for a distribution.
 #[derive(Clone, Debug)]
@@ -17,23 +16,27 @@ pub struct CookieSettings {
     pub problem: Option<String>,
 }
 
-/// Signed cookies for a folder, ready to set.
-pub struct FolderCookies {
-    pub cookies: SignedCookies,
-    /// `https://media.example.com/hls/42/*`
+/// A folder's credential, ready to hand out: cookies to set, or the entry URL carrying it.
+pub struct FolderCredential {
+    /// Name and value of each cookie (none when the credential travels in `url`).
+    pub cookies: Vec<(String, String)>,
+    /// The entry URL with the credential in its path or query, for those forms.
+    pub url: Option<String>,
+    /// What the credential covers: `https://media.example.com/hls/42/*` (CloudFront's
+    /// resource), `https://media.example.com/hls/42/` (a prefix).
     pub resource: String,
     /// `/hls/42/`: where the browser sends them.
     pub path: String,
     pub expires_at: u64,
     pub max_age: u64,
-    pub key_pair_id: String,
+    /// The key that signed it.
+    pub key_id: String,
 }
 
-impl FolderCookies {
+impl FolderCredential {
     /// One `Set-Cookie` value per cookie.
     pub fn set_cookie_headers(&self, settings: &CookieSettings) -> Vec<String> {
         self.cookies
-            .0
             .iter()
             .map(|(name, value)| {
                 let mut c = format!(

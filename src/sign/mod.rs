@@ -1,17 +1,18 @@
-//! Step 4 of a request: sign a short-lived CloudFront URL (or cookies) for an allowed object.
-//! Errors are this step's own ([`SignError`]); the flow maps them to answers.
+//! Step 4 of a request: sign a short-lived URL (or a folder credential) for an allowed object,
+//! with the distribution's provider. CloudFront signs with its own crate ([`cloudfront`]); every
+//! other CDN signs through the providers crate's one interface ([`cdn`]). Errors are this step's
+//! own ([`SignError`]); the flow maps them to answers.
 
 use std::net::IpAddr;
-use std::sync::Arc;
 
-use signgate_cloudfront::{
-    Conditions, HashAlgorithm, Ipv4Range, KeySet, Policy, ResourcePattern, SignableUrl, MAX_EPOCH,
-};
-
+mod cdn;
+mod cloudfront;
 mod cookies;
 mod url_cache;
 
-pub use cookies::{CookieSettings, FolderCookies};
+pub use cdn::{Capabilities, CdnSigner};
+pub use cloudfront::CloudFrontSigner;
+pub use cookies::{CookieSettings, FolderCredential};
 pub use url_cache::UrlCache;
 
 use crate::download::DownloadName;
@@ -21,10 +22,19 @@ use crate::object_key::ObjectKey;
 /// Why nothing was signed.
 #[derive(Debug, thiserror::Error)]
 pub enum SignError {
-    /// The rule binds URLs to the client's IPv4 address and the client has none.
-    #[error("the client has no IPv4 address to bind the URL to")]
+    /// The rule binds URLs to the client's address and the provider cannot bind this one
+    /// (CloudFront and Bunny's default bind IPv4 only).
+    #[error("the client's address cannot be bound by this distribution's provider")]
     IpBindingUnavailable,
-    /// A bug or an impossible state (an unsignable URL, an expiry beyond 2038).
+    /// The provider refuses this object's URL (a path carrying the provider's own token marker,
+    /// say): the request's input, never signed.
+    #[error("unsignable: {0}")]
+    Unsignable(String),
+    /// A download name was asked for and the provider's signature would not cover it.
+    #[error("the provider cannot carry a download name")]
+    DownloadUnsupported,
+    /// A bug or an impossible state (an unsignable URL built from a valid key, an expiry beyond
+    /// 2038).
     #[error("{0}")]
     Internal(String),
 }
@@ -39,13 +49,37 @@ pub struct Distribution {
     pub name: String,
     /// `scheme://host[:port][/prefix]`, no trailing slash.
     pub base_url: String,
-    pub key_set: Arc<KeySet>,
-    pub hash: HashAlgorithm,
+    pub signer: Signer,
     pub cookies: CookieSettings,
 }
 
+/// The distribution's provider with its keys.
+#[derive(Clone, Debug)]
+pub enum Signer {
+    CloudFront(CloudFrontSigner),
+    Cdn(CdnSigner),
+}
+
+impl Signer {
+    /// The provider's configuration name (`cloudfront`, `google-cloud-cdn`, ...).
+    pub fn provider(&self) -> &'static str {
+        match self {
+            Signer::CloudFront(_) => "cloudfront",
+            Signer::Cdn(s) => s.provider(),
+        }
+    }
+
+    /// The name of the key that signs now (CloudFront's key pair ID, the provider's key name).
+    pub fn active_key(&self) -> &str {
+        match self {
+            Signer::CloudFront(s) => s.active_key(),
+            Signer::Cdn(s) => s.active_key(),
+        }
+    }
+}
+
 /// `policy` of a rule: the shortest (canned) policy, or a custom one (needed for an IP
-/// condition).
+/// condition). CloudFront only.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PolicyChoice {
@@ -53,14 +87,39 @@ pub enum PolicyChoice {
     Custom,
 }
 
+/// How `/cookies/{folder}` hands out a folder's credential (`folder_token` of a rule).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FolderForm {
+    /// Cookies on the CDN host.
+    #[default]
+    Cookie,
+    /// In the path of the entry URL (`next`), so relative URLs (HLS segments) inherit it.
+    Path,
+    /// In the query of the entry URL (`next`) only.
+    Query,
+}
+
+impl FolderForm {
+    pub fn name(self) -> &'static str {
+        match self {
+            FolderForm::Cookie => "cookie",
+            FolderForm::Path => "path",
+            FolderForm::Query => "query",
+        }
+    }
+}
+
 /// What one rule signs with, as configured.
 #[derive(Clone, Debug)]
 pub struct TargetSettings {
     /// The rule's distribution, with the rule's own key set if it names one.
-    pub distribution: Arc<Distribution>,
+    pub distribution: std::sync::Arc<Distribution>,
     pub lifetime_seconds: u64,
     pub policy: PolicyChoice,
     pub bind_client_ip: bool,
+    /// How a folder credential is delivered, for rules with `cookies = true`.
+    pub folder: FolderForm,
     /// Stable URLs: `None`, or the step and the number of URLs kept.
     pub url_cache: Option<UrlCacheSettings>,
 }
@@ -73,10 +132,11 @@ pub struct UrlCacheSettings {
 
 /// What a rule signs with: the distribution, the lifetime and the policy shape.
 pub struct SignTarget {
-    pub distribution: Arc<Distribution>,
+    pub distribution: std::sync::Arc<Distribution>,
     pub lifetime_seconds: u64,
     pub policy: PolicyChoice,
     pub bind_client_ip: bool,
+    pub folder: FolderForm,
     /// Stable, cacheable URLs: expiries rounded up to a step, signed URLs reused within it.
     pub url_cache: Option<UrlCache>,
 }
@@ -86,7 +146,17 @@ pub struct SignTarget {
 pub struct SignedObject {
     pub url: String,
     pub expires_at: u64,
-    pub key_pair_id: String,
+    /// The key that signed it.
+    pub key_id: String,
+}
+
+/// What a signature made now grants: its expiry and, when the rule binds it, the client address.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Window {
+    pub expires: u64,
+    pub client_ip: Option<IpAddr>,
+    /// A custom CloudFront policy even without conditions that need one.
+    pub force_custom: bool,
 }
 
 impl SignTarget {
@@ -97,6 +167,7 @@ impl SignTarget {
             lifetime_seconds: settings.lifetime_seconds,
             policy: settings.policy,
             bind_client_ip: settings.bind_client_ip,
+            folder: settings.folder,
             url_cache: settings.url_cache.map(|c| {
                 UrlCache::new(
                     c.step_seconds,
@@ -106,6 +177,11 @@ impl SignTarget {
                 )
             }),
         }
+    }
+
+    /// The provider's name, for audit lines.
+    pub fn provider(&self) -> &'static str {
+        self.distribution.signer.provider()
     }
 
     /// Signs `key` (with an optional download name) for a caller at `client_ip`, valid from `now`
@@ -118,14 +194,18 @@ impl SignTarget {
         now: u64,
     ) -> Result<SignedObject, SignError> {
         let dist = &self.distribution;
-        let conditions = self.conditions(client_ip, now)?;
+        if let (Some(_), Signer::Cdn(s)) = (download, &dist.signer) {
+            if !s.capabilities.download {
+                return Err(SignError::DownloadUnsupported);
+            }
+        }
+        let window = self.window(client_ip, now);
         let cache_key = self
             .url_cache
             .as_ref()
             .map(|c| (c, UrlCache::key(key, download)));
         if let Some((cache, k)) = &cache_key {
-            let active = dist.key_set.active().id().as_str();
-            if let Some(hit) = cache.get(k, conditions.expires, active) {
+            if let Some(hit) = cache.get(k, window.expires, dist.signer.active_key()) {
                 return Ok(hit);
             }
         }
@@ -137,18 +217,9 @@ impl SignTarget {
             url.push_str("?response-content-disposition=");
             url.push_str(&name.query_value());
         }
-        let url = SignableUrl::parse(&url)
-            .map_err(|e| internal(format!("built an unsignable URL: {e}")))?;
-        let expires_at = conditions.expires;
-        let policy = Policy::for_url(&url, &conditions).map_err(internal)?;
-        let signing_key = dist.key_set.active();
-        let signed = signing_key
-            .sign_url(&url, &policy, dist.hash)
-            .map_err(internal)?;
-        let signed = SignedObject {
-            url: signed,
-            expires_at,
-            key_pair_id: signing_key.id().to_string(),
+        let signed = match &dist.signer {
+            Signer::CloudFront(s) => s.sign_url(&url, &window)?,
+            Signer::Cdn(s) => s.sign_url(&url, &window)?,
         };
         if let Some((cache, k)) = cache_key {
             cache.insert(k, &signed);
@@ -156,36 +227,32 @@ impl SignTarget {
         Ok(signed)
     }
 
-    /// Signed cookies (always a custom policy) covering everything under `folder`.
-    pub fn sign_cookies(
+    /// A credential covering everything under `folder`, in the rule's folder form; `entry` is
+    /// the URL (inside the folder) to send the browser to, which the path and query forms carry
+    /// the credential in.
+    pub fn sign_folder(
         &self,
         folder: &ObjectKey,
+        entry: Option<&str>,
         client_ip: IpAddr,
         now: u64,
-    ) -> Result<FolderCookies, SignError> {
+    ) -> Result<FolderCredential, SignError> {
         let dist = &self.distribution;
         let folder_path = folder.to_url_path();
-        let resource = format!("{}/{folder_path}/*", dist.base_url);
-        let pattern = ResourcePattern::parse(&resource)
-            .map_err(|e| internal(format!("built an unsignable resource: {e}")))?;
-        let conditions = self.conditions(client_ip, now)?;
-        let policy = Policy::for_resource(pattern, &conditions).map_err(internal)?;
-        let signing_key = dist.key_set.active();
-        let cookies = signing_key
-            .sign_cookies(&policy, dist.hash)
-            .map_err(internal)?;
-        Ok(FolderCookies {
-            cookies,
-            resource,
-            path: format!("{}/{folder_path}/", dist.cookies.base_path),
-            expires_at: conditions.expires,
-            max_age: self.lifetime_seconds,
-            key_pair_id: signing_key.id().to_string(),
-        })
+        let prefix = format!("{}/{folder_path}/", dist.base_url);
+        let mut window = self.window(client_ip, now);
+        window.force_custom = true;
+        let mut credential = match &dist.signer {
+            Signer::CloudFront(s) => s.sign_cookies(&prefix, &window)?,
+            Signer::Cdn(s) => s.sign_folder(&prefix, self.folder, entry, &window)?,
+        };
+        credential.path = format!("{}/{folder_path}/", dist.cookies.base_path);
+        credential.max_age = self.lifetime_seconds;
+        Ok(credential)
     }
 
-    /// The policy conditions for a signature made `now` for a caller at `client_ip`.
-    fn conditions(&self, client_ip: IpAddr, now: u64) -> Result<Conditions, SignError> {
+    /// The expiry (rounded up to the stable-URL step, if any) and the bound address.
+    fn window(&self, client_ip: IpAddr, now: u64) -> Window {
         let mut expires = now.saturating_add(self.lifetime_seconds);
         if let Some(cache) = &self.url_cache {
             // Round up to the step: every request within one step gets the same expiry.
@@ -193,24 +260,10 @@ impl SignTarget {
                 .div_ceil(cache.step_seconds)
                 .saturating_mul(cache.step_seconds);
         }
-        if expires > MAX_EPOCH {
-            return Err(internal("expiry beyond 2038"));
-        }
-        let ip = if self.bind_client_ip {
-            let v4 = match client_ip {
-                IpAddr::V4(v4) => v4,
-                IpAddr::V6(v6) => v6.to_ipv4_mapped().ok_or(SignError::IpBindingUnavailable)?,
-            };
-            Some(Ipv4Range::parse(&v4.to_string()).map_err(internal)?)
-        } else {
-            None
-        };
-        Ok(Conditions {
+        Window {
             expires,
-            starts: None,
-            ip,
-            resource: None,
+            client_ip: self.bind_client_ip.then_some(client_ip.to_canonical()),
             force_custom: self.policy == PolicyChoice::Custom,
-        })
+        }
     }
 }

@@ -35,7 +35,7 @@ impl UrlCache {
         let cache = moka::sync::Cache::builder()
             .max_capacity(max_entries.saturating_mul(BYTES_PER_ENTRY))
             .weigher(|key: &String, signed: &Arc<SignedObject>| {
-                let bytes = key.len() + signed.url.len() + signed.key_pair_id.len();
+                let bytes = key.len() + signed.url.len() + signed.key_id.len();
                 u32::try_from(bytes + ENTRY_OVERHEAD).unwrap_or(u32::MAX)
             })
             .time_to_live(std::time::Duration::from_secs(
@@ -66,7 +66,7 @@ impl UrlCache {
         let hit = self
             .cache
             .get(key)
-            .filter(|hit| hit.expires_at == expires_at && hit.key_pair_id == active_key);
+            .filter(|hit| hit.expires_at == expires_at && hit.key_id == active_key);
         match hit {
             Some(hit) => {
                 self.counters.hits.inc();
@@ -95,7 +95,7 @@ mod tests {
             let signed = SignedObject {
                 url: format!("https://media.example.com/{i}/{}", "x".repeat(2000)),
                 expires_at: 60,
-                key_pair_id: "K1".into(),
+                key_id: "K1".into(),
             };
             cache.insert(format!("{i}/{}", "k".repeat(1000)), &signed);
         }
@@ -103,7 +103,7 @@ mod tests {
         let held: usize = cache
             .cache
             .iter()
-            .map(|(k, v)| k.len() + v.url.len() + v.key_pair_id.len())
+            .map(|(k, v)| k.len() + v.url.len() + v.key_id.len())
             .sum();
         assert!(held > 0);
         assert!(held as u64 <= 10 * BYTES_PER_ENTRY, "{held} bytes held");
@@ -113,7 +113,7 @@ mod tests {
             let signed = SignedObject {
                 url: format!("https://d.example/{i}.mp4?Expires=60&Signature=abc&Key-Pair-Id=K1"),
                 expires_at: 60,
-                key_pair_id: "K1".into(),
+                key_id: "K1".into(),
             };
             cache.insert(format!("{i}.mp4\0"), &signed);
         }

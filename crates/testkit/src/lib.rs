@@ -4,6 +4,8 @@
 //! - [`tokens`]: JWTs signed with the demo secret or fresh keys;
 //! - [`http`]: asserting that nothing signed came back, and raw exchanges sent byte for byte;
 //! - [`edge`]: the local edge that verifies like CloudFront, and the media files it serves;
+//! - [`providers`]: a distribution for each CDN beside CloudFront, with the demo keys, and that
+//!   CDN's verifier built independently from the same key files;
 //! - [`backends`]: Redis and PostgreSQL from the environment, JWKS providers, a fault proxy;
 //! - [`process`]: child processes (signgate, nginx, Caddy, browsers) stopped when a test ends;
 //! - [`fs`]: temporary folders and configuration copies;
@@ -16,4 +18,5 @@ pub mod fs;
 pub mod http;
 pub mod logs;
 pub mod process;
+pub mod providers;
 pub mod tokens;

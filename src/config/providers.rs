@@ -1,0 +1,361 @@
+//! The keys and options of a distribution whose provider is not CloudFront: read from a file or
+//! an environment variable (inline only with `dev = true`), parsed into the provider's own key
+//! type, so that a key of the wrong form stops the start with a message naming it.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::{anyhow, bail};
+use serde::Deserialize;
+use signgate_providers::{
+    akamai, bunny, google_cloud_cdn, google_media_cdn, nginx_secure_link, Digest, Provider,
+};
+
+use super::signing::RawDistribution;
+use crate::sign::CdnSigner;
+
+/// `provider` of a distribution.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ProviderName {
+    #[default]
+    #[serde(rename = "cloudfront")]
+    CloudFront,
+    GoogleCloudCdn,
+    GoogleMediaCdn,
+    Akamai,
+    Bunny,
+    NginxSecureLink,
+}
+
+impl ProviderName {
+    pub fn name(self) -> &'static str {
+        match self {
+            ProviderName::CloudFront => "cloudfront",
+            ProviderName::GoogleCloudCdn => "google-cloud-cdn",
+            ProviderName::GoogleMediaCdn => "google-media-cdn",
+            ProviderName::Akamai => "akamai",
+            ProviderName::Bunny => "bunny",
+            ProviderName::NginxSecureLink => "nginx-secure-link",
+        }
+    }
+}
+
+/// One entry of a distribution's `keys`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawProviderKey {
+    /// The key's name: Cloud CDN's and Media CDN's `KeyName`; a label elsewhere (audit lines).
+    name: String,
+    key: Option<String>,
+    key_file: Option<String>,
+    key_env: Option<String>,
+    /// google-media-cdn: `ed25519` (default), `hmac-sha1` or `hmac-sha256`.
+    algorithm: Option<String>,
+}
+
+/// Refuses options set on a distribution whose provider does not read them.
+pub(super) fn refuse_foreign_options(
+    d: &RawDistribution,
+    provider: ProviderName,
+    at: &str,
+) -> anyhow::Result<()> {
+    use ProviderName::*;
+    let algorithm = d.keys.iter().any(|k| k.algorithm.is_some());
+    let options: [(&str, bool, &[ProviderName]); 10] = [
+        ("keys[].algorithm", algorithm, &[GoogleMediaCdn]),
+        (
+            "keys",
+            !d.keys.is_empty(),
+            &[
+                GoogleCloudCdn,
+                GoogleMediaCdn,
+                Akamai,
+                Bunny,
+                NginxSecureLink,
+            ],
+        ),
+        (
+            "active_key",
+            d.active_key.is_some(),
+            &[
+                GoogleCloudCdn,
+                GoogleMediaCdn,
+                Akamai,
+                Bunny,
+                NginxSecureLink,
+            ],
+        ),
+        ("mode", d.mode.is_some(), &[GoogleMediaCdn]),
+        ("token_name", d.token_name.is_some(), &[Akamai]),
+        ("algorithm", d.algorithm.is_some(), &[Akamai]),
+        (
+            "ignore_query_string",
+            d.ignore_query_string.is_some(),
+            &[Akamai],
+        ),
+        ("ip_binding", d.ip_binding.is_some(), &[Bunny]),
+        ("expression", d.expression.is_some(), &[NginxSecureLink]),
+        (
+            "hash_param",
+            d.hash_param.is_some() || d.expires_param.is_some(),
+            &[NginxSecureLink],
+        ),
+    ];
+    for (field, set, owners) in options {
+        if set && !owners.contains(&provider) {
+            let names: Vec<&str> = owners.iter().map(|p| p.name()).collect();
+            bail!(
+                "{at}.{field}: not an option of provider {:?} (it is one of {})",
+                provider.name(),
+                names.join(", ")
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The provider keys published in `config/dev/providers/` for the default configuration: refused
+/// unless `dev = true`, like the CloudFront demo keys.
+const DEMO_KEYS: [&str; 7] = [
+    include_str!("../../config/dev/providers/google-cloud-cdn.key"),
+    include_str!("../../config/dev/providers/google-cloud-cdn-old.key"),
+    include_str!("../../config/dev/providers/google-media-cdn-ed25519.pem"),
+    include_str!("../../config/dev/providers/akamai.hex"),
+    include_str!("../../config/dev/providers/akamai-transition.hex"),
+    include_str!("../../config/dev/providers/bunny.key"),
+    include_str!("../../config/dev/providers/nginx-secure-link.secret"),
+];
+
+/// A key's text, from exactly one of `key` (dev only), `key_file` and `key_env`.
+struct KeyText {
+    name: String,
+    text: String,
+    algorithm: Option<String>,
+    at: String,
+}
+
+fn read_keys(
+    d: &RawDistribution,
+    at: &str,
+    base: &Path,
+    dev: bool,
+    most: usize,
+) -> anyhow::Result<Vec<KeyText>> {
+    if d.keys.is_empty() {
+        bail!("{at}.keys: list the keys that sign, e.g. keys = [{{ name = \"k1\", key_file = \"...\" }}]");
+    }
+    if d.keys.len() > most {
+        bail!(
+            "{at}.keys: {} keys given; this provider holds at most {most}",
+            d.keys.len()
+        );
+    }
+    let mut out: Vec<KeyText> = Vec::new();
+    for (j, k) in d.keys.iter().enumerate() {
+        let at = format!("{at}.keys[{j}]");
+        if k.name.is_empty() {
+            bail!("{at}.name: must not be empty");
+        }
+        if out.iter().any(|o| o.name == k.name) {
+            bail!("{at}.name: duplicate key name {:?}", k.name);
+        }
+        let bytes = super::sources::secret(
+            &at,
+            "key",
+            (&k.key, &k.key_file, &k.key_env),
+            b"\r\n \t",
+            base,
+            dev,
+        )?
+        .ok_or_else(|| anyhow!("{at}: give one of key_file and key_env"))?;
+        let text = String::from_utf8(bytes.expose().clone())
+            .map_err(|_| anyhow!("{at}: key {:?} is not text", k.name))?;
+        if text.is_empty() {
+            bail!("{at}: key {:?} is empty", k.name);
+        }
+        if !dev && DEMO_KEYS.iter().any(|demo| demo.trim_end() == text) {
+            bail!("{at}: key {:?} is a published demo key (config/dev/providers/); it is refused unless dev = true", k.name);
+        }
+        out.push(KeyText {
+            name: k.name.clone(),
+            text,
+            algorithm: k.algorithm.clone(),
+            at,
+        });
+    }
+    Ok(out)
+}
+
+/// The name of the signing key: `active_key`, or the only key.
+fn active(d: &RawDistribution, keys: &[KeyText], at: &str) -> anyhow::Result<String> {
+    match (&d.active_key, keys) {
+        (Some(name), _) if keys.iter().any(|k| &k.name == name) => Ok(name.clone()),
+        (Some(name), _) => bail!("{at}.active_key: no key named {name:?} in keys"),
+        (None, [only]) => Ok(only.name.clone()),
+        (None, _) => bail!("{at}.active_key: name the key that signs"),
+    }
+}
+
+/// The signer of a distribution with a provider other than CloudFront.
+pub(super) fn signer(
+    d: &RawDistribution,
+    provider: ProviderName,
+    at: &str,
+    base_url: &str,
+    base: &Path,
+    dev: bool,
+) -> anyhow::Result<CdnSigner> {
+    let name = provider.name();
+    let (built, active): (Arc<dyn Provider>, String) = match provider {
+        ProviderName::CloudFront => unreachable!("CloudFront signs with its key sets"),
+        ProviderName::GoogleCloudCdn => {
+            let texts = read_keys(d, at, base, dev, google_cloud_cdn::MAX_KEYS)?;
+            let active = active(d, &texts, at)?;
+            let mut keys = Vec::new();
+            for k in &texts {
+                keys.push(
+                    google_cloud_cdn::Key::from_base64url(&k.name, &k.text)
+                        .map_err(|e| anyhow!("{}: {name}: {e}", k.at))?,
+                );
+            }
+            let set = google_cloud_cdn::KeySet::new(keys, &active)
+                .map_err(|e| anyhow!("{at}.keys: {name}: {e}"))?;
+            (Arc::new(google_cloud_cdn::CloudCdn::new(set)), active)
+        }
+        ProviderName::GoogleMediaCdn => {
+            let mode = match d.mode.as_deref() {
+                Some("signatures") => google_media_cdn::Mode::Signatures,
+                Some("tokens") => google_media_cdn::Mode::Tokens,
+                Some(other) => bail!("{at}.mode: {other:?} is not \"signatures\" or \"tokens\""),
+                None => bail!(
+                    "{at}.mode: give the route's signed-request mode, \"signatures\" or \"tokens\""
+                ),
+            };
+            let texts = read_keys(d, at, base, dev, 6)?;
+            let active = active(d, &texts, at)?;
+            let mut keys = Vec::new();
+            for k in &texts {
+                keys.push(media_cdn_key(k)?);
+            }
+            let set = google_media_cdn::Keyset::new(keys, &active)
+                .map_err(|e| anyhow!("{at}.keys: {name}: {e}"))?;
+            let signer = google_media_cdn::MediaCdn::new(set, mode)
+                .map_err(|e| anyhow!("{at}: {name}: {e}"))?;
+            (Arc::new(signer), active)
+        }
+        ProviderName::Akamai => {
+            let texts = read_keys(d, at, base, dev, 2)?;
+            let active = active(d, &texts, at)?;
+            let (primary, transition): (Vec<_>, Vec<_>) =
+                texts.iter().partition(|k| k.name == active);
+            let key = akamai::HexKey::parse(&primary[0].text)
+                .map_err(|e| anyhow!("{}: {name}: {e}", primary[0].at))?;
+            let transition = match transition.first() {
+                Some(k) => Some(
+                    akamai::HexKey::parse_transition(&k.text)
+                        .map_err(|e| anyhow!("{}: {name}: {e}", k.at))?,
+                ),
+                None => None,
+            };
+            let mut config = akamai::Config::default();
+            if let Some(token_name) = &d.token_name {
+                config.token_name = akamai::TokenName::parse(token_name)
+                    .map_err(|e| anyhow!("{at}.token_name: {name}: {e}"))?;
+            }
+            if let Some(algorithm) = &d.algorithm {
+                config.algorithm = digest(algorithm, &[Digest::Sha256, Digest::Sha1, Digest::Md5])
+                    .ok_or_else(|| {
+                        anyhow!("{at}.algorithm: {algorithm:?} is not sha256, sha1 or md5")
+                    })?;
+            }
+            if let Some(ignore) = d.ignore_query_string {
+                config.ignore_query_string = ignore;
+            }
+            let signer = akamai::Akamai::new(key, transition, config)
+                .map_err(|e| anyhow!("{at}: {name}: {e}"))?;
+            (Arc::new(signer), active)
+        }
+        ProviderName::Bunny => {
+            let texts = read_keys(d, at, base, dev, 1)?;
+            let ip_binding = match d.ip_binding.as_deref() {
+                None | Some("ipv4") => bunny::IpBinding::V4Only,
+                Some("ipv4-and-ipv6-64") => bunny::IpBinding::V4AndV6Slash64,
+                Some(other) => {
+                    bail!("{at}.ip_binding: {other:?} is not \"ipv4\" or \"ipv4-and-ipv6-64\"")
+                }
+            };
+            let key = bunny::SecurityKey::new(&texts[0].text)
+                .map_err(|e| anyhow!("{}: {name}: {e}", texts[0].at))?;
+            (
+                Arc::new(bunny::Bunny::new(key, ip_binding)),
+                active(d, &texts, at)?,
+            )
+        }
+        ProviderName::NginxSecureLink => {
+            let texts = read_keys(d, at, base, dev, 2)?;
+            let active = active(d, &texts, at)?;
+            let expression = d.expression.as_deref().ok_or_else(|| {
+                anyhow!("{at}.expression: give the secure_link_md5 expression nginx checks, e.g. \"$secure_link_expires$uri$remote_addr $secret\"")
+            })?;
+            let expression = nginx_secure_link::Expression::parse(expression)
+                .map_err(|e| anyhow!("{at}.expression: {name}: {e}"))?;
+            let mut secret = None;
+            let mut previous = None;
+            for k in &texts {
+                let s = nginx_secure_link::Secret::new(&k.text)
+                    .map_err(|e| anyhow!("{}: {name}: {e}", k.at))?;
+                if k.name == active {
+                    secret = Some(s);
+                } else {
+                    previous = Some(s);
+                }
+            }
+            let mut params = nginx_secure_link::Params::default();
+            if let Some(hash) = &d.hash_param {
+                params.hash = hash.clone();
+            }
+            if let Some(expires) = &d.expires_param {
+                params.expires = Some(expires.clone());
+            }
+            let signer = nginx_secure_link::SecureLink::new(
+                expression,
+                secret.expect("the active key is among the keys"),
+                previous,
+                params,
+            )
+            .map_err(|e| anyhow!("{at}: {name}: {e}"))?;
+            (Arc::new(signer), active)
+        }
+    };
+    Ok(CdnSigner::new(built, active, base_url))
+}
+
+fn digest(text: &str, allowed: &[Digest]) -> Option<Digest> {
+    let d = match text.to_ascii_lowercase().as_str() {
+        "sha256" => Digest::Sha256,
+        "sha1" => Digest::Sha1,
+        "md5" => Digest::Md5,
+        _ => return None,
+    };
+    allowed.contains(&d).then_some(d)
+}
+
+/// A Media CDN key: an Ed25519 private key (PKCS#8 PEM, or its 32-byte seed in base64) or an
+/// HMAC secret in base64.
+fn media_cdn_key(k: &KeyText) -> anyhow::Result<google_media_cdn::SigningKey> {
+    use google_media_cdn::SigningKey;
+    let key = match k.algorithm.as_deref().unwrap_or("ed25519") {
+        "hmac-sha1" => SigningKey::hmac(&k.name, &k.text, Digest::Sha1),
+        "hmac-sha256" => SigningKey::hmac(&k.name, &k.text, Digest::Sha256),
+        "ed25519" if k.text.starts_with("-----BEGIN") => {
+            SigningKey::ed25519_pkcs8(&k.name, k.text.as_bytes())
+        }
+        "ed25519" => SigningKey::ed25519_seed(&k.name, &k.text),
+        other => bail!(
+            "{}.algorithm: {other:?} is not ed25519, hmac-sha1 or hmac-sha256",
+            k.at
+        ),
+    };
+    key.map_err(|e| anyhow!("{}: google-media-cdn: {e}", k.at))
+}

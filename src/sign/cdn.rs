@@ -1,0 +1,230 @@
+//! Every CDN beside CloudFront, through the providers crate's one interface
+//! ([`signgate_providers::Provider`]): sign a URL, sign a folder, verify.
+//!
+//! What a provider can do (bind an IPv4 or IPv6 client, cover a query parameter such as the
+//! download name, hand a folder credential out as a cookie, in the path or in the query) is not
+//! declared by hand: [`Capabilities::probe`] finds it out at start-up by signing trial URLs and
+//! checking them with the provider's own verifier, exactly as its edge would. A rule that asks
+//! for something its provider cannot do is then refused when the configuration is loaded, and a
+//! request is never signed in a form the edge would not enforce.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::sync::Arc;
+
+use signgate_providers::{Credential, Delivery, EdgeRequest, Grant, Provider};
+
+use super::{FolderCredential, FolderForm, SignError, SignedObject, Window};
+
+/// A distribution's provider, its active key's name and what it was found to enforce.
+#[derive(Clone)]
+pub struct CdnSigner {
+    provider: Arc<dyn Provider>,
+    active_key: String,
+    pub capabilities: Capabilities,
+}
+
+impl std::fmt::Debug for CdnSigner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CdnSigner")
+            .field("provider", &self.provider())
+            .field("active_key", &self.active_key)
+            .field("capabilities", &self.capabilities)
+            .finish_non_exhaustive()
+    }
+}
+
+impl CdnSigner {
+    /// `provider` signing for `base_url` with the key named `active_key`; probes what it enforces.
+    pub fn new(provider: Arc<dyn Provider>, active_key: String, base_url: &str) -> Self {
+        let capabilities = Capabilities::probe(provider.as_ref(), base_url);
+        CdnSigner {
+            provider,
+            active_key,
+            capabilities,
+        }
+    }
+
+    pub fn provider(&self) -> &'static str {
+        self.provider.scheme().name()
+    }
+
+    pub fn active_key(&self) -> &str {
+        &self.active_key
+    }
+
+    /// The provider, for verifying (the local edge, `signgate verify`).
+    pub fn verifier(&self) -> &dyn Provider {
+        self.provider.as_ref()
+    }
+
+    fn grant(&self, window: &Window) -> Result<Grant, SignError> {
+        let caps = &self.capabilities;
+        match window.client_ip {
+            Some(IpAddr::V4(_)) if !caps.ipv4 => Err(SignError::IpBindingUnavailable),
+            Some(IpAddr::V6(_)) if !caps.ipv6 => Err(SignError::IpBindingUnavailable),
+            client_ip => Ok(Grant {
+                expires: window.expires,
+                starts: None,
+                client_ip,
+            }),
+        }
+    }
+
+    pub(super) fn sign_url(&self, url: &str, window: &Window) -> Result<SignedObject, SignError> {
+        let grant = self.grant(window)?;
+        let signed = self
+            .provider
+            .sign_url(url, &grant)
+            .map_err(|e| SignError::Unsignable(e.to_string()))?;
+        Ok(SignedObject {
+            url: signed,
+            expires_at: grant.expires,
+            key_id: self.active_key.clone(),
+        })
+    }
+
+    pub(super) fn sign_folder(
+        &self,
+        prefix: &str,
+        form: FolderForm,
+        entry: Option<&str>,
+        window: &Window,
+    ) -> Result<FolderCredential, SignError> {
+        let grant = self.grant(window)?;
+        let delivery = match (form, entry) {
+            (FolderForm::Cookie, _) => Delivery::Cookie,
+            (FolderForm::Path, Some(url)) => Delivery::Path { url },
+            (FolderForm::Query, Some(url)) => Delivery::Query { url },
+            (_, None) => {
+                return Err(SignError::Internal(
+                    "a path or query folder credential needs an entry URL".into(),
+                ))
+            }
+        };
+        let credential = self
+            .provider
+            .sign_prefix(prefix, delivery, &grant)
+            .map_err(|e| SignError::Unsignable(e.to_string()))?;
+        let (cookies, url) = match credential {
+            Credential::Cookie { name, value } => (vec![(name, value)], None),
+            Credential::Url(url) => (Vec::new(), Some(url)),
+        };
+        Ok(FolderCredential {
+            cookies,
+            url,
+            resource: prefix.to_owned(),
+            path: String::new(),
+            expires_at: grant.expires,
+            max_age: 0,
+            key_id: self.active_key.clone(),
+        })
+    }
+}
+
+/// What a provider enforces, as found by trial signatures checked with its own verifier.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Capabilities {
+    /// It signs only with a client address (nginx `$remote_addr` in the expression).
+    pub needs_client_ip: bool,
+    /// A URL bound to an IPv4 client verifies from it and not from another.
+    pub ipv4: bool,
+    /// The same for IPv6 (another /64).
+    pub ipv6: bool,
+    /// `response-content-disposition` in the query is covered: changing it fails verification.
+    pub download: bool,
+    /// A folder credential as a cookie admits files inside the folder and nothing outside.
+    pub cookie: bool,
+    /// In the entry URL's path, inherited by a relative URL beside it, nothing outside.
+    pub path: bool,
+    /// In the entry URL's query.
+    pub query: bool,
+}
+
+/// The trial time; any fixed moment well inside every scheme's range.
+const NOW: u64 = 1_800_000_000;
+const V4: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 10));
+const V4_OTHER: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 11));
+const V6: IpAddr = IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 0x10));
+const V6_OTHER: IpAddr = IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 0x10));
+
+impl Capabilities {
+    /// Signs trial URLs under `base_url` and checks each with the provider's verifier.
+    pub fn probe(provider: &dyn Provider, base_url: &str) -> Self {
+        let object = format!("{base_url}/signgate-probe/index.m3u8");
+        let grant = |client_ip| Grant {
+            expires: NOW + 300,
+            starts: None,
+            client_ip,
+        };
+        let verifies = |url: &str, cookies: &[(&str, &str)], client_ip| {
+            provider
+                .verify(&EdgeRequest {
+                    url,
+                    cookies,
+                    client_ip: Some(client_ip),
+                    now: NOW,
+                })
+                .is_ok()
+        };
+        let binds = |ip, other| match provider.sign_url(&object, &grant(Some(ip))) {
+            Ok(url) => verifies(&url, &[], ip) && !verifies(&url, &[], other),
+            Err(_) => false,
+        };
+        let ipv4 = binds(V4, V4_OTHER);
+        let needs_client_ip = provider.sign_url(&object, &grant(None)).is_err() && ipv4;
+        // Every other trial as a caller at V4 would be signed: bound when the provider needs it.
+        let g = grant(needs_client_ip.then_some(V4));
+        let download = {
+            let with = |name: &str| format!("{object}?response-content-disposition={name}");
+            match provider.sign_url(&with("attachment"), &g) {
+                Ok(url) => {
+                    let tampered = url.replacen("=attachment", "=inline", 1);
+                    verifies(&url, &[], V4) && tampered != url && !verifies(&tampered, &[], V4)
+                }
+                Err(_) => false,
+            }
+        };
+        let prefix = format!("{base_url}/signgate-probe/");
+        let inside = format!("{prefix}segment-1.ts");
+        let outside = format!("{base_url}/signgate-probe-other/index.m3u8");
+        let cookie = match provider.sign_prefix(&prefix, Delivery::Cookie, &g) {
+            Ok(Credential::Cookie { name, value }) => {
+                let jar = [(name.as_str(), value.as_str())];
+                verifies(&inside, &jar, V4) && !verifies(&outside, &jar, V4)
+            }
+            _ => false,
+        };
+        let in_url = |delivery| match provider.sign_prefix(&prefix, delivery, &g) {
+            Ok(Credential::Url(url)) => Some(url),
+            _ => None,
+        };
+        let path = in_url(Delivery::Path { url: &object }).is_some_and(|url| {
+            // A player resolves `segment-1.ts` against the entry URL.
+            let beside = format!("{}segment-1.ts", &url[..url.rfind('/').unwrap_or(0) + 1]);
+            let escaped = url.replacen("/signgate-probe/", "/signgate-probe-other/", 1);
+            verifies(&url, &[], V4) && verifies(&beside, &[], V4) && !verifies(&escaped, &[], V4)
+        });
+        let query = in_url(Delivery::Query { url: &object }).is_some_and(|url| {
+            let escaped = url.replacen("/signgate-probe/", "/signgate-probe-other/", 1);
+            verifies(&url, &[], V4) && !verifies(&escaped, &[], V4)
+        });
+        Capabilities {
+            needs_client_ip,
+            ipv4,
+            ipv6: binds(V6, V6_OTHER),
+            download,
+            cookie,
+            path,
+            query,
+        }
+    }
+
+    /// Whether a folder credential can be delivered in `form`.
+    pub fn folder(&self, form: FolderForm) -> bool {
+        match form {
+            FolderForm::Cookie => self.cookie,
+            FolderForm::Path => self.path,
+            FolderForm::Query => self.query,
+        }
+    }
+}
