@@ -3,6 +3,7 @@
 
 mod edge;
 mod keygen;
+mod provider;
 mod serve;
 mod sign;
 mod token;
@@ -35,9 +36,9 @@ enum Command {
     Serve,
     /// Parse and validate the configuration and its keys, then exit.
     CheckConfig,
-    /// Sign a CloudFront URL (or cookies) offline.
+    /// Sign a CloudFront URL (or cookies) offline, or another CDN's with --provider.
     Sign(sign::SignArgs),
-    /// Verify a signed URL as CloudFront would.
+    /// Verify a signed URL as CloudFront (or the --provider CDN) would.
     Verify(verify::VerifyArgs),
     /// Generate a key pair for CloudFront.
     Keygen(keygen::KeygenArgs),

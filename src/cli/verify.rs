@@ -1,4 +1,5 @@
-//! `signgate verify`: checks a signed URL as CloudFront does; prints `valid` or the reason.
+//! `signgate verify`: checks a signed URL as CloudFront (or, with `--provider`, that CDN) does;
+//! prints `valid` or the reason in the CDN's own terms, and exits 1 when it is refused.
 
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -7,12 +8,24 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Args;
 use signgate_cloudfront::{verify_url, KeyPairId, PublicKeys, VerifyingKey, Viewer};
+use signgate_providers::EdgeRequest;
+
+use super::provider::ProviderArgs;
 
 #[derive(Args, Debug)]
 pub struct VerifyArgs {
     /// A trusted public key, as KEY_PAIR_ID=FILE. Repeat for several keys.
-    #[arg(long = "public-key", value_name = "KEY_PAIR_ID=FILE", required = true)]
+    #[arg(
+        long = "public-key",
+        value_name = "KEY_PAIR_ID=FILE",
+        required_unless_present = "provider"
+    )]
     public_keys: Vec<String>,
+    #[command(flatten)]
+    provider: ProviderArgs,
+    /// --provider: a cookie the request carries, as NAME=VALUE. Repeat for several.
+    #[arg(long = "cookie", value_name = "NAME=VALUE", requires = "provider")]
+    cookies: Vec<String>,
     /// The signed URL.
     #[arg(long, value_name = "SIGNED_URL")]
     url: String,
@@ -25,6 +38,32 @@ pub struct VerifyArgs {
 }
 
 pub fn run(args: VerifyArgs) -> anyhow::Result<ExitCode> {
+    let now = args
+        .now
+        .unwrap_or_else(|| crate::clock::Clock::System.now());
+    if let Some(signer) = args.provider.signer(&args.url)? {
+        let cookies: Vec<(&str, &str)> = args
+            .cookies
+            .iter()
+            .map(|c| c.split_once('=').unwrap_or((c, "")))
+            .collect();
+        let request = EdgeRequest {
+            url: &args.url,
+            cookies: &cookies,
+            client_ip: args.client_ip,
+            now,
+        };
+        return Ok(match signer.inner().verify(&request) {
+            Ok(v) => {
+                println!("valid: key {}, expires {}", v.key, v.expires);
+                ExitCode::SUCCESS
+            }
+            Err(refusal) => {
+                println!("{refusal}");
+                ExitCode::from(1)
+            }
+        });
+    }
     let mut keys = PublicKeys::default();
     for entry in &args.public_keys {
         let (id, file) = entry
@@ -34,9 +73,7 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<ExitCode> {
         keys.insert(id, VerifyingKey::from_file(&PathBuf::from(file))?);
     }
     let viewer = Viewer {
-        now: args
-            .now
-            .unwrap_or_else(|| crate::clock::Clock::System.now()),
+        now,
         client_ip: args.client_ip,
     };
     match verify_url(&args.url, &keys, viewer) {

@@ -35,6 +35,7 @@ use crate::rate_limit::LimitSettings;
 use crate::sign::{Distribution, TargetSettings};
 use crate::telemetry::LogSettings;
 
+pub use providers::signer_for_cli;
 pub use server::ServerConfig;
 pub use signing::DEMO_KEY_MARKER;
 

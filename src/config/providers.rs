@@ -331,6 +331,48 @@ pub(super) fn signer(
     Ok(CdnSigner::new(built, active, base_url))
 }
 
+/// A provider's signer from command-line arguments (`signgate sign/verify/edge --provider`):
+/// the same keys and options as a `[[distributions]]` entry, checked the same way. Keys are
+/// `(name, file)`, the first one signing; options are `(option, value)` as in the file.
+pub fn signer_for_cli(
+    provider: &str,
+    base_url: &str,
+    keys: &[(String, String)],
+    options: &[(String, String)],
+) -> anyhow::Result<CdnSigner> {
+    let mut raw = serde_json::json!({
+        "name": "cli",
+        "provider": provider,
+        "url": base_url,
+        "keys": keys
+            .iter()
+            .map(|(name, file)| serde_json::json!({"name": name, "key_file": file}))
+            .collect::<Vec<_>>(),
+        "active_key": keys.first().map(|(name, _)| name),
+    });
+    for (option, value) in options {
+        raw[option] = match (option.as_str(), value.as_str()) {
+            ("ignore_query_string", "true") => true.into(),
+            ("ignore_query_string", "false") => false.into(),
+            _ => value.as_str().into(),
+        };
+    }
+    let raw: RawDistribution =
+        serde_json::from_value(raw).map_err(|e| anyhow!("--provider/--option: {e}"))?;
+    if raw.provider == ProviderName::CloudFront {
+        bail!("--provider cloudfront: CloudFront signs with --key and --key-pair-id");
+    }
+    refuse_foreign_options(&raw, raw.provider, "--option")?;
+    signer(
+        &raw,
+        raw.provider,
+        "provider",
+        base_url,
+        Path::new("."),
+        true,
+    )
+}
+
 fn digest(text: &str, allowed: &[Digest]) -> Option<Digest> {
     let d = match text.to_ascii_lowercase().as_str() {
         "sha256" => Digest::Sha256,

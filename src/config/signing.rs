@@ -37,7 +37,7 @@ pub(super) struct RawDistribution {
     name: String,
     /// Which CDN signs and checks this distribution's URLs.
     #[serde(default)]
-    provider: ProviderName,
+    pub(super) provider: ProviderName,
     url: String,
     /// CloudFront: the key set that signs.
     key_set: Option<String>,

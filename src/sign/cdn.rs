@@ -52,8 +52,9 @@ impl CdnSigner {
         &self.active_key
     }
 
-    /// The provider, for verifying (the local edge, `signgate verify`).
-    pub fn verifier(&self) -> &dyn Provider {
+    /// The provider itself: its verifier for the local edge and `signgate verify`, its signer
+    /// for `signgate sign`.
+    pub fn inner(&self) -> &dyn Provider {
         self.provider.as_ref()
     }
 

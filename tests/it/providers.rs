@@ -486,7 +486,11 @@ async fn keys_shaped_like_a_providers_own_markers_are_signed_escaped_as_plain_ob
             "{provider}: {raw}"
         );
     }
-    let app = app_for("akamai", json!([rule("hls/{sub}/**", json!({"cookies": true}))])).await;
+    let app = app_for(
+        "akamai",
+        json!([rule("hls/{sub}/**", json!({"cookies": true}))]),
+    )
+    .await;
     let r = app
         .client
         .get(app.url("/cookies/hls/a!b"))
@@ -505,4 +509,33 @@ async fn keys_shaped_like_a_providers_own_markers_are_signed_escaped_as_plain_ob
     )];
     check("akamai", &format!("{BASE}/hls/a%21b/x.ts"), &jar, None).unwrap();
     assert!(check("akamai", &format!("{BASE}/hls/a/x.ts"), &jar, None).is_err());
+}
+
+#[tokio::test]
+async fn a_reload_rotates_the_active_key_and_links_signed_before_still_verify() {
+    let keys = signgate_testkit::app::repo().join("config/dev/providers");
+    let toml = |active: &str| {
+        format!(
+            "\n[[distributions]]\nname = \"cdn\"\nprovider = \"google-cloud-cdn\"\nurl = \"{BASE}\"\nactive_key = \"{active}\"\nkeys = [{{ name = \"key-2026\", key_file = \"{k}/google-cloud-cdn.key\" }}, {{ name = \"key-2025\", key_file = \"{k}/google-cloud-cdn-old.key\" }}]\n\n[[rules]]\npattern = \"rot/**\"\naccess = \"authenticated\"\ndistribution = \"cdn\"\n",
+            k = keys.display()
+        )
+    };
+    let (config, text) = signgate_testkit::fs::config_file(&toml("key-2025"));
+    let app = signgate_testkit::app::spawn_with(settings(&config, &[]).unwrap()).await;
+    let t = token("alice", json!({}));
+    let before = location(&app.get("/files/rot/a.mp4", Some(&t)).await);
+    assert!(before.contains("&KeyName=key-2025&"), "{before}");
+    std::fs::write(&config, text.replace(&toml("key-2025"), &toml("key-2026"))).unwrap();
+    app.service.reload().unwrap();
+    let after = location(&app.get("/files/rot/a.mp4", Some(&t)).await);
+    assert!(after.contains("&KeyName=key-2026&"), "{after}");
+    // The CDN keeps both keys listed during the rotation: both links verify.
+    assert_eq!(
+        check("google-cloud-cdn", &before, &[], None).unwrap().key,
+        "key-2025"
+    );
+    assert_eq!(
+        check("google-cloud-cdn", &after, &[], None).unwrap().key,
+        "key-2026"
+    );
 }
