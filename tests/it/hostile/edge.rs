@@ -1,0 +1,379 @@
+//! The local edge, attacked as a viewer would attack CloudFront with alice's folder cookies and a
+//! URL signed for her: a `Host` carrying a path, userinfo or another authority, and encoded
+//! separators and dot segments inside her folder. Each case goes byte for byte to an edge serving
+//! a folder (`--root`) and to one proxying an origin that decodes the way careless origins do
+//! (`%2F` and `%5C` to separators, `;params` dropped, `..` resolved by the file system after
+//! decoding), so an escape the edge let through would come back as another file.
+//!
+//! The edge, not the service, is under attack here, so this class has its own runner: every case
+//! must be a 400 and carry nothing from outside `hls/alice/`.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use axum::http::{StatusCode, Uri};
+use serde_json::{json, Value};
+use signgate::edge::{Edge, Origin};
+use signgate_testkit::app::{spawn_app, TestApp};
+use signgate_testkit::edge::{demo_public_keys, edge_distribution, media_files, media_rules};
+use signgate_testkit::fs::tempdir;
+use signgate_testkit::http::{exchange, location};
+use signgate_testkit::tokens::token;
+
+/// Files outside alice's folder, each with a marker no answer may contain.
+const SECRETS: [(&str, &str); 4] = [
+    ("hls/bob/secret.txt", "BOB-HLS-SECRET"),
+    ("users/bob/secret.txt", "BOB-USERS-SECRET"),
+    ("secret.txt", "ROOT-SECRET"),
+    ("../outside.txt", "OUTSIDE-THE-ROOT-SECRET"),
+];
+
+#[tokio::test]
+async fn the_edge_serves_nothing_outside_the_signed_folder_whatever_the_host_or_encoding() {
+    let dir = tempdir();
+    let root = dir.join("media");
+    for (path, bytes) in media_files() {
+        write(&root.join(path), bytes.as_slice());
+    }
+    for (path, marker) in SECRETS {
+        write(&root.join(path), marker.as_bytes());
+    }
+    let origin = spawn_careless_origin(root.clone()).await;
+    // The origin really is careless: asked directly, it answers an escape with bob's file.
+    let (status, _, body) = get(origin, b"/hls/alice/..%2fbob/secret.txt", &[b"o"], "").await;
+    assert_eq!((status, body.as_str()), (200, "BOB-HLS-SECRET"));
+
+    let folder = spawn_edge(Origin::Folder(root)).await;
+    let proxy = spawn_edge(Origin::http(&format!("http://{origin}")).unwrap()).await;
+    let mut total = 0;
+    for (name, edge) in [("--root", folder), ("--origin", proxy)] {
+        total += attack(name, edge).await;
+    }
+    eprintln!("hostile edge: {total} distinct requests, nothing outside the folder served");
+}
+
+/// Sends every case to `edge`; returns how many were sent.
+async fn attack(name: &str, edge: SocketAddr) -> usize {
+    let app = spawn_app(&[edge_distribution(edge), media_rules()]).await;
+    let alice = token("alice", json!({}));
+    let jar = folder_cookies(&app, &alice).await;
+    // A URL signed for alice's users/alice/users/bob/secret.txt, which exists nowhere.
+    let signed = location(
+        &app.get("/files/users/alice/users/bob/secret.txt", Some(&alice))
+            .await,
+    );
+    let query = signed.split_once('?').unwrap().1.to_owned();
+    let host = edge.to_string();
+
+    // The cookies work, and only inside the folder.
+    let (status, _, body) = get(edge, b"/hls/alice/master.m3u8", &[host.as_bytes()], &jar).await;
+    assert_eq!(status, 200, "{name}: alice's own playlist");
+    assert!(body.starts_with("#EXTM3U"), "{name}: {body}");
+    let (status, _, _) = get(edge, b"/hls/bob/secret.txt", &[host.as_bytes()], &jar).await;
+    assert_eq!(status, 403, "{name}: bob's folder with alice's cookies");
+
+    let cases = host_cases(&host, &query)
+        .into_iter()
+        .chain(path_cases(&host));
+    let mut sent = 0;
+    for (case, target, hosts) in cases {
+        let hosts: Vec<&[u8]> = hosts.iter().map(Vec::as_slice).collect();
+        let (status, head, body) = get(edge, &target, &hosts, &jar).await;
+        let what = format!("{name} {case}: {}", String::from_utf8_lossy(&target));
+        for (_, marker) in SECRETS {
+            assert!(!body.contains(marker), "{what}: served {marker}\n{head}");
+        }
+        assert!(!body.contains("bob's notes"), "{what}: served bob's notes");
+        assert_eq!(status, 400, "{what}\n{head}\n{body}");
+        assert!(
+            body.contains("The request could not be satisfied"),
+            "{what}: {body}"
+        );
+        sent += 1;
+    }
+    sent
+}
+
+type Attack = (String, Vec<u8>, Vec<Vec<u8>>);
+
+/// Hosts the edge does not serve, each with a target that the Host would turn into a URL inside
+/// alice's folder (or her signed URL) while the path names bob's file.
+fn host_cases(host: &str, query: &str) -> Vec<Attack> {
+    let bob = b"/hls/bob/secret.txt".to_vec();
+    let users_bob = format!("/users/bob/secret.txt?{query}").into_bytes();
+    let one = |h: String| vec![h.into_bytes()];
+    let mut cases: Vec<Attack> = vec![
+        (
+            "host with path".into(),
+            bob.clone(),
+            one(format!("{host}/hls/alice")),
+        ),
+        (
+            "host with path /".into(),
+            bob.clone(),
+            one(format!("{host}/hls/alice/")),
+        ),
+        (
+            "host with path, signed URL".into(),
+            users_bob.clone(),
+            one(format!("{host}/users/alice")),
+        ),
+        (
+            "host with path /, signed URL".into(),
+            users_bob.clone(),
+            one(format!("{host}/users/alice/")),
+        ),
+        (
+            "host with path and query".into(),
+            bob.clone(),
+            one(format!("{host}/hls/alice/?")),
+        ),
+        (
+            "host with backslash path".into(),
+            bob.clone(),
+            one(format!("{host}\\hls\\alice")),
+        ),
+        (
+            "host with encoded path".into(),
+            bob.clone(),
+            one(format!("{host}%2fhls%2falice")),
+        ),
+        (
+            "host with userinfo".into(),
+            bob.clone(),
+            one(format!("alice@{host}")),
+        ),
+        (
+            "host with userinfo after".into(),
+            bob.clone(),
+            one(format!("{host}@evil.example")),
+        ),
+        (
+            "host with userinfo and path".into(),
+            bob.clone(),
+            one(format!("x@{host}/hls/alice")),
+        ),
+        (
+            "host with query".into(),
+            bob.clone(),
+            one(format!("{host}?/hls/alice/")),
+        ),
+        (
+            "host with fragment".into(),
+            bob.clone(),
+            one(format!("{host}#/hls/alice/")),
+        ),
+        (
+            "host with space".into(),
+            bob.clone(),
+            one(format!("{host} /hls/alice")),
+        ),
+        (
+            "host with tab".into(),
+            bob.clone(),
+            one(format!("{host}\t/hls/alice")),
+        ),
+        (
+            "host of another name".into(),
+            bob.clone(),
+            one("evil.example".into()),
+        ),
+        (
+            "host of another port".into(),
+            bob.clone(),
+            one("127.0.0.1:1".into()),
+        ),
+        (
+            "host without port".into(),
+            bob.clone(),
+            one("127.0.0.1".into()),
+        ),
+        (
+            "host localhost".into(),
+            bob.clone(),
+            one(host.replace("127.0.0.1", "localhost")),
+        ),
+        (
+            "host with two ports".into(),
+            bob.clone(),
+            one(format!("{host}:80")),
+        ),
+        (
+            "host with suffix".into(),
+            bob.clone(),
+            one(format!("{host}.evil.example")),
+        ),
+        ("empty host".into(), bob.clone(), one(String::new())),
+        (
+            "two hosts".into(),
+            bob.clone(),
+            vec![host.into(), format!("{host}/hls/alice").into_bytes()],
+        ),
+        ("no host".into(), b"/hls/alice/master.m3u8".to_vec(), vec![]),
+    ];
+    for (case, target) in [
+        (
+            "absolute target elsewhere",
+            "http://evil.example/hls/alice/master.m3u8".to_owned(),
+        ),
+        (
+            "absolute target with userinfo",
+            format!("http://alice@{host}/hls/bob/secret.txt"),
+        ),
+    ] {
+        cases.push((case.into(), target.into_bytes(), one(host.to_owned())));
+    }
+    cases
+}
+
+/// Targets inside alice's folder that a decoding origin would read as a file outside it.
+fn path_cases(host: &str) -> Vec<Attack> {
+    [
+        "..%2fbob/secret.txt",
+        "..%2Fbob/secret.txt",
+        "%2e%2e%2fbob/secret.txt",
+        "%2E%2E%2Fbob/secret.txt",
+        "%2e%2E%2fbob/secret.txt",
+        "%2e%2e/bob/secret.txt",
+        "%2E%2E/bob/secret.txt",
+        ".%2e/bob/secret.txt",
+        "%2e./bob/secret.txt",
+        "..%5cbob/secret.txt",
+        "..%5Cbob%5Csecret.txt",
+        "%2e%2e%5cbob%5csecret.txt",
+        "x%2f..%2f..%2fbob/secret.txt",
+        "..%2f..%2fsecret.txt",
+        "..%2f..%2fusers%2fbob%2fsecret.txt",
+        "%2e%2e%2f%2e%2e%2fusers%2fbob%2fnotes.txt",
+        "..%2f..%2f..%2foutside.txt",
+        "a%2fb",
+        "a%2Fb",
+        "a%5cb",
+        "..;/bob/secret.txt",
+        "..;x=1/bob/secret.txt",
+        "..%3b/bob/secret.txt",
+        "../bob/secret.txt",
+        "..\\bob\\secret.txt",
+        "x/../../bob/secret.txt",
+        "%252e%252e%252fbob/secret.txt",
+        "..%252fbob/secret.txt",
+        "x//..%2fbob/secret.txt",
+        "..%2fbob/secret.txt?v=1",
+        "..%00/bob/secret.txt",
+        "%c0%ae%c0%ae%c0%afbob/secret.txt",
+    ]
+    .into_iter()
+    .map(|p| {
+        (
+            format!("cookie folder {p:?}"),
+            format!("/hls/alice/{p}").into_bytes(),
+            vec![host.as_bytes().to_vec()],
+        )
+    })
+    .collect()
+}
+
+/// The `CloudFront-*` cookies signgate hands alice for `hls/alice/`, as a `Cookie` header.
+async fn folder_cookies(app: &TestApp, alice: &str) -> String {
+    let r = app.get("/cookies/hls/alice", Some(alice)).await;
+    assert_eq!(r.status(), 200);
+    let body: Value = r.json().await.unwrap();
+    body["cookies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            format!(
+                "{}={}",
+                c["name"].as_str().unwrap(),
+                c["value"].as_str().unwrap()
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+async fn spawn_edge(origin: Origin) -> SocketAddr {
+    let edge = Edge {
+        keys: demo_public_keys(),
+        origin,
+        base_url: None,
+    };
+    signgate::edge::spawn(edge, "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap()
+}
+
+/// A GET of `target` with these `Host` headers (none, one or several) and `cookie`.
+async fn get(
+    addr: SocketAddr,
+    target: &[u8],
+    hosts: &[&[u8]],
+    cookie: &str,
+) -> (u16, String, String) {
+    let mut req = b"GET ".to_vec();
+    req.extend_from_slice(target);
+    req.extend_from_slice(b" HTTP/1.1\r\n");
+    for host in hosts {
+        req.extend_from_slice(b"Host: ");
+        req.extend_from_slice(host);
+        req.extend_from_slice(b"\r\n");
+    }
+    if !cookie.is_empty() {
+        req.extend_from_slice(format!("Cookie: {cookie}\r\n").as_bytes());
+    }
+    req.extend_from_slice(b"Connection: close\r\n\r\n");
+    exchange(addr, &req).await
+}
+
+/// An origin as careless as many are: it decodes the whole path (`%2F` and `%5C` too), reads `\`
+/// as `/`, drops `;params`, and lets the file system resolve `..`.
+async fn spawn_careless_origin(root: PathBuf) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let router = axum::Router::new().fallback(move |uri: Uri| {
+        let root = root.clone();
+        async move {
+            let decoded = percent_decode(uri.path()).replace('\\', "/");
+            let path: Vec<&str> = decoded
+                .split('/')
+                .map(|s| s.split(';').next().unwrap_or_default())
+                .collect();
+            let file = root.join(path.join("/").trim_start_matches('/'));
+            match std::fs::read(file) {
+                Ok(bytes) => (StatusCode::OK, bytes),
+                Err(_) => (StatusCode::NOT_FOUND, b"not found".to_vec()),
+            }
+        }
+    });
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    addr
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        let escaped = text
+            .get(i + 1..i + 3)
+            .filter(|_| bytes[i] == b'%')
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match escaped {
+            Some(b) => {
+                out.push(b);
+                i += 3;
+            }
+            None => {
+                out.push(bytes[i]);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn write(path: &Path, bytes: &[u8]) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, bytes).unwrap();
+}
