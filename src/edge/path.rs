@@ -5,11 +5,13 @@
 //! decodes (`%2F` as `/` or not, `%5C` or `\` as `/` on Windows, `;` as a parameter in Java
 //! servers, once or twice), and a guess that differs from the origin's lets a signature for one
 //! folder open another. Refused: encoded `/`, `\`, `.` and `%` (`%2F`, `%5C`, `%2E`, `%25`, any
-//! case), a raw `\`, dot segments (`.`, `..`, also as `..;x`), empty segments (`a//b`, which
-//! a folder server reads as `a/b`), invalid or control-character escapes, and escapes that are
-//! not UTF-8. signgate never signs a key holding any of these (its object keys refuse them too),
-//! so refusing them costs no real request. What is left names one file the same way everywhere:
-//! each segment decodes to exactly one path component.
+//! case); encoded `?` and `#` (`%3F`, `%23`: an origin that decodes before it splits off the
+//! query would cut the path there, `..%3F` becoming `..`); a raw `\`; dot segments (`.`, `..`,
+//! also as `..;x`); empty segments (`a//b`, which a folder server reads as `a/b`); invalid or
+//! control-character escapes, and escapes that are not UTF-8. signgate never signs a key holding
+//! any of these (its object keys refuse them too), so refusing them costs no real request. What
+//! is left names one file the same way everywhere: each segment decodes to exactly one path
+//! component.
 
 /// Why a path was refused (the 400 page says it; the path itself is never echoed).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -30,7 +32,7 @@ impl PathRefusal {
             PathRefusal::EmptySegment => "The request path holds an empty segment (//).",
             PathRefusal::DotSegment => "The request path holds a . or .. segment.",
             PathRefusal::EncodedSeparator => {
-                "The request path holds an encoded /, \\, . or % (%2F, %5C, %2E, %25)."
+                "The request path holds %2F, %5C, %2E, %25, %3F or %23."
             }
             PathRefusal::BadEscape => "The request path holds an invalid percent escape.",
         }
@@ -59,8 +61,9 @@ pub fn check_path(path: &str) -> Result<(), PathRefusal> {
     Ok(())
 }
 
-/// One segment with its escapes decoded; refuses escapes that would add a separator, a dot or
-/// another escape, control characters, and bytes that are not UTF-8.
+/// One segment with its escapes decoded; refuses escapes that would add a separator, a dot, a
+/// query or fragment delimiter or another escape, control characters, and bytes that are not
+/// UTF-8.
 fn decode_segment(segment: &str) -> Result<String, PathRefusal> {
     let bytes = segment.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
@@ -77,7 +80,7 @@ fn decode_segment(segment: &str) -> Result<String, PathRefusal> {
             .and_then(|h| u8::from_str_radix(h, 16).ok())
             .ok_or(PathRefusal::BadEscape)?;
         match value {
-            b'/' | b'\\' | b'.' | b'%' => return Err(PathRefusal::EncodedSeparator),
+            b'/' | b'\\' | b'.' | b'%' | b'?' | b'#' => return Err(PathRefusal::EncodedSeparator),
             0x00..=0x1f | 0x7f => return Err(PathRefusal::BadEscape),
             _ => out.push(value),
         }
@@ -121,6 +124,9 @@ mod tests {
             ("/hls/alice/..%5cbob/x", EncodedSeparator),
             ("/hls/alice/..%5Cbob/x", EncodedSeparator),
             ("/hls/alice/%252e%252e%252fbob/x", EncodedSeparator),
+            ("/hls/alice/..%3f/bob/x", EncodedSeparator),
+            ("/hls/alice/..%3F", EncodedSeparator),
+            ("/hls/alice/..%23/bob/x", EncodedSeparator),
             ("/hls/alice/..\\bob/x", Backslash),
             ("/hls/alice/../bob/x", DotSegment),
             ("/hls/alice/./x", DotSegment),

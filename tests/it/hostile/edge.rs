@@ -252,6 +252,8 @@ fn path_cases(host: &str) -> Vec<Attack> {
         "..;/bob/secret.txt",
         "..;x=1/bob/secret.txt",
         "..%3b/bob/secret.txt",
+        "..%3f/bob/secret.txt",
+        "..%23/bob/secret.txt",
         "../bob/secret.txt",
         "..\\bob\\secret.txt",
         "x/../../bob/secret.txt",
