@@ -49,6 +49,10 @@ async fn the_edge_serves_nothing_outside_the_signed_folder_whatever_the_host_or_
     for (name, edge) in [("--root", folder), ("--origin", proxy)] {
         total += attack(name, edge).await;
     }
+    assert!(
+        total >= 118,
+        "the edge corpus has {total} cases, fewer than 118"
+    );
     eprintln!("hostile edge: {total} distinct requests, nothing outside the folder served");
 }
 
