@@ -2,6 +2,8 @@
 //! verifies `https://` + that domain + the request path; so does this edge: the URL it verifies
 //! is always its [`BaseUrl`] + the request path, never built from the `Host` header, and a request
 //! naming another authority (or anything that is not an authority) is refused.
+//!
+//! (Over 300 lines: the last 150 are its tests, kept beside the parser they pin down.)
 
 use std::fmt;
 use std::net::{Ipv6Addr, SocketAddr};

@@ -6,9 +6,9 @@
 //!
 //! Every end-to-end test trusts it to prove that nothing unauthorized is served, so it verifies
 //! exactly what it serves: the URL verified is the configured base URL + the raw request path
-//! (never built from `Host`, see [`authority`]), a request for another host is refused, and a
-//! path an origin could read as another path is refused before verifying ([`path`]); the folder
-//! or origin then gets that same path ([`origin`]).
+//! (never built from `Host`, see `authority`), a request for another host is refused, and a
+//! path an origin could read as another path is refused before verifying (`path`); the folder
+//! or origin then gets that same path (`origin`).
 
 mod authority;
 mod origin;
