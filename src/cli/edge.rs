@@ -8,14 +8,14 @@ use anyhow::{bail, Context};
 use clap::Args;
 use signgate_cloudfront::{KeyPairId, PublicKeys, VerifyingKey};
 
-use crate::edge::{Edge, Origin};
+use crate::edge::{BaseUrl, Edge, Origin};
 
 #[derive(Args, Debug)]
 pub struct EdgeArgs {
     /// Serve files from this folder.
     #[arg(long, value_name = "DIR", conflicts_with = "origin")]
     root: Option<PathBuf>,
-    /// Or proxy to this origin (http://host:port).
+    /// Or proxy to this origin (http://host:port), which gets exactly the path that verified.
     #[arg(long, value_name = "URL")]
     origin: Option<String>,
     /// A trusted public key, as KEY_PAIR_ID=FILE. Repeat for several keys.
@@ -24,9 +24,11 @@ pub struct EdgeArgs {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8081")]
     listen: SocketAddr,
-    /// The URL viewers use for this edge, if not http://{Host}.
+    /// The URL viewers use for this edge, scheme and host only (https://media.example.com), as
+    /// in the distribution's `url`. Requests are verified against it, and a Host naming another
+    /// host is refused. Default: http://LISTEN (required when listening on 0.0.0.0 or ::).
     #[arg(long, value_name = "URL")]
-    base_url: Option<String>,
+    base_url: Option<BaseUrl>,
 }
 
 pub fn run(args: EdgeArgs) -> anyhow::Result<ExitCode> {
@@ -47,16 +49,13 @@ pub fn run(args: EdgeArgs) -> anyhow::Result<ExitCode> {
             }
             Origin::Folder(root)
         }
-        (None, Some(base)) => Origin::Http {
-            base,
-            client: reqwest::Client::new(),
-        },
+        (None, Some(base)) => Origin::http(&base)?,
         _ => bail!("give --root DIR or --origin URL"),
     };
     let edge = Edge {
         keys,
         origin,
-        base_url: args.base_url.map(|b| b.trim_end_matches('/').to_owned()),
+        base_url: args.base_url,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -92,10 +92,7 @@ async fn the_edge_proxies_an_origin() {
     let edge = signgate::edge::spawn(
         signgate::edge::Edge {
             keys: demo_public_keys(),
-            origin: signgate::edge::Origin::Http {
-                base: format!("http://{origin}"),
-                client: reqwest::Client::new(),
-            },
+            origin: signgate::edge::Origin::http(&format!("http://{origin}")).unwrap(),
             base_url: None,
         },
         "127.0.0.1:0".parse().unwrap(),
@@ -137,4 +134,43 @@ async fn spawn_edge_origin(root: &std::path::Path) -> std::net::SocketAddr {
     let router = axum::Router::new().fallback_service(tower_http::services::ServeDir::new(root));
     tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
     addr
+}
+
+/// `signgate edge` with the given extra arguments, which must stop at once with `message`.
+fn edge_refuses_to_start(extra: &[&str], message: &str) {
+    let root = media_root();
+    let repo = env!("CARGO_MANIFEST_DIR");
+    let key = format!("KDEMO2RSA0001={repo}/config/dev/demo-rsa-public.pem");
+    let mut args = vec![
+        "edge",
+        "--root",
+        root.to_str().unwrap(),
+        "--public-key",
+        &key,
+    ];
+    args.extend_from_slice(extra);
+    let out = std::process::Command::new(crate::SIGNGATE)
+        .args(&args)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{args:?} started");
+    assert!(stderr.contains(message), "{args:?}: {stderr}");
+}
+
+#[test]
+fn the_edge_needs_a_base_url_viewers_can_name() {
+    edge_refuses_to_start(&["--listen", "0.0.0.0:0"], "give --base-url");
+    edge_refuses_to_start(&["--listen", "[::]:0"], "give --base-url");
+    for bad in [
+        "http://127.0.0.1:8081/prefix",
+        "http://user@127.0.0.1:8081",
+        "127.0.0.1:8081",
+        "ftp://127.0.0.1",
+    ] {
+        edge_refuses_to_start(
+            &["--listen", "127.0.0.1:0", "--base-url", bad],
+            "--base-url",
+        );
+    }
 }

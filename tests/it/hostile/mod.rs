@@ -7,7 +7,11 @@
 //! back: no signed Location, no X-Signed-Url, no CloudFront cookie, no signature in the body.
 //! Then, after normal flows that do sign something, it asserts that the captured log holds an
 //! audit line of this run and no token, cookie value, signature or key.
+//!
+//! One class attacks the local edge instead of the service (`edge`): it has its own runner, which
+//! sends each case to the edge and asserts that nothing outside the signed folder is served.
 
+mod edge;
 mod forward_auth;
 mod framing;
 mod headers;

@@ -3,12 +3,20 @@
 //! cookies verify with the signing core's verifier, exactly as CloudFront decides. Otherwise it
 //! answers 403 with CloudFront's wording. Signing parameters are stripped before the file is
 //! looked up, HEAD and Range work, and `response-content-disposition` is honoured as S3 does.
+//!
+//! Every end-to-end test trusts it to prove that nothing unauthorized is served, so it verifies
+//! exactly what it serves: the URL verified is the configured base URL + the raw request path
+//! (never built from `Host`, see `authority`), a request for another host is refused, and a
+//! path an origin could read as another path is refused before verifying (`path`); the folder
+//! or origin then gets that same path (`origin`).
+
+mod authority;
+mod origin;
+mod path;
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
 
-use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
@@ -16,64 +24,65 @@ use axum::Router;
 use signgate_cloudfront::{
     verify_cookies, verify_url, Denial, PublicKeys, Verified, Viewer, SIGNING_PARAMS,
 };
-use tower::ServiceExt;
-use tower_http::services::ServeDir;
 
 use crate::authenticate::credentials::{find_cookie, CookieLookup};
 
-/// Where the edge gets the bytes it serves.
-#[derive(Clone)]
-pub enum Origin {
-    Folder(PathBuf),
-    Http {
-        base: String,
-        client: reqwest::Client,
-    },
-}
+pub use authority::BaseUrl;
+pub use origin::{HttpOrigin, Origin};
 
 pub struct Edge {
     pub keys: PublicKeys,
     pub origin: Origin,
-    /// The URL viewers use for this edge (`https://d111111abcdef8.cloudfront.net`); by default
-    /// `http://` + the request's Host.
-    pub base_url: Option<String>,
+    /// The URL viewers use for this edge (`https://d111111abcdef8.cloudfront.net`): what is
+    /// verified is this + the request path, and requests naming another host are refused.
+    /// `None`: `http://` + the address the edge is bound to (refused when that is 0.0.0.0 or
+    /// `::`, which no viewer can send as a Host).
+    pub base_url: Option<BaseUrl>,
 }
 
-pub fn router(edge: Arc<Edge>) -> Router {
-    Router::new().fallback(serve).with_state(edge)
+/// An edge bound to its address, its base URL known.
+struct Serving {
+    keys: PublicKeys,
+    origin: Origin,
+    base: BaseUrl,
+}
+
+fn router(serving: Serving) -> Router {
+    Router::new().fallback(serve).with_state(Arc::new(serving))
 }
 
 async fn serve(
-    State(edge): State<Arc<Edge>>,
+    State(edge): State<Arc<Serving>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     request: Request,
 ) -> Response {
     if request.method() != Method::GET && request.method() != Method::HEAD {
         return StatusCode::METHOD_NOT_ALLOWED.into_response();
     }
-    // What is verified must be exactly what is fetched: an origin client would resolve `..`.
-    let dot_segment = request.uri().path().split('/').any(|seg| {
-        let decoded = seg.replace("%2e", ".").replace("%2E", ".");
-        decoded == "." || decoded == ".."
-    });
-    let Some(url) = request_url(&edge, request.uri(), request.headers()).filter(|_| !dot_segment)
-    else {
-        return denied("Malformed request");
-    };
+    if let Err(refusal) =
+        authority::check_request_authority(&edge.base, request.uri(), request.headers())
+    {
+        return bad_request(refusal.reason());
+    }
+    if let Err(refusal) = path::check_path(request.uri().path()) {
+        return bad_request(refusal.reason());
+    }
+    let url = format!(
+        "{}{}",
+        edge.base,
+        request.uri().path_and_query().map_or("/", |p| p.as_str())
+    );
     let viewer = Viewer {
         now: crate::clock::Clock::System.now(),
         client_ip: Some(crate::client_ip::canonical(peer.ip())),
     };
-    let verified = match check(&edge.keys, &url, request.headers(), viewer) {
+    let verified = match verify(&edge.keys, &url, request.headers(), viewer) {
         Ok(v) => v,
         Err(denial) => return denied(&denial.to_string()),
     };
     let (path, query) = strip_signing(request.uri());
     let disposition = query_param(&query, "response-content-disposition");
-    let mut response = match &edge.origin {
-        Origin::Folder(root) => from_folder(root, request, &path).await,
-        Origin::Http { base, client } => from_origin(client, base, request, &path, &query).await,
-    };
+    let mut response = edge.origin.fetch(request, &path, &query).await;
     if let Some(value) = disposition.and_then(|v| HeaderValue::from_str(&v).ok()) {
         response
             .headers_mut()
@@ -83,9 +92,10 @@ async fn serve(
     response
 }
 
-/// Signed URL when the query carries signing parameters, signed cookies otherwise — the URL
-/// takes precedence, as at CloudFront.
-fn check(
+/// The one verification step (another CDN's verifier would be chosen here): the signed URL when
+/// the query carries signing parameters, signed cookies otherwise — the URL takes precedence, as
+/// at CloudFront.
+fn verify(
     keys: &PublicKeys,
     url: &str,
     headers: &HeaderMap,
@@ -104,17 +114,6 @@ fn check(
         };
         verify_cookies(url, lookup, keys, viewer)
     }
-}
-
-fn request_url(edge: &Edge, uri: &Uri, headers: &HeaderMap) -> Option<String> {
-    let base = match &edge.base_url {
-        Some(b) => b.clone(),
-        None => format!("http://{}", headers.get(header::HOST)?.to_str().ok()?),
-    };
-    Some(format!(
-        "{base}{}",
-        uri.path_and_query().map_or("/", |p| p.as_str())
-    ))
 }
 
 /// The path, and the query without CloudFront's signing parameters.
@@ -154,93 +153,76 @@ fn query_param(query: &str, name: &str) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
-async fn from_folder(root: &PathBuf, request: Request, path: &str) -> Response {
-    let (mut parts, body) = request.into_parts();
-    parts.uri = path.parse().unwrap_or_else(|_| Uri::from_static("/"));
-    let request = Request::from_parts(parts, body);
-    match ServeDir::new(root)
-        .append_index_html_on_directories(false)
-        .oneshot(request)
-        .await
-    {
-        Ok(r) => r.map(Body::new),
-        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
-    }
-}
-
-async fn from_origin(
-    client: &reqwest::Client,
-    base: &str,
-    request: Request,
-    path: &str,
-    query: &str,
-) -> Response {
-    let mut url = format!("{}{path}", base.trim_end_matches('/'));
-    if !query.is_empty() {
-        url.push('?');
-        url.push_str(query);
-    }
-    let method = if request.method() == Method::HEAD {
-        reqwest::Method::HEAD
-    } else {
-        reqwest::Method::GET
-    };
-    let mut upstream = client.request(method, url);
-    for name in [
-        header::RANGE,
-        header::IF_NONE_MATCH,
-        header::IF_MODIFIED_SINCE,
-        header::IF_RANGE,
-    ] {
-        if let Some(v) = request.headers().get(&name) {
-            upstream = upstream.header(name.as_str(), v.as_bytes());
-        }
-    }
-    let Ok(answer) = upstream.send().await else {
-        return (StatusCode::BAD_GATEWAY, "origin unreachable").into_response();
-    };
-    let mut response = Response::builder().status(answer.status().as_u16());
-    for name in [
-        header::CONTENT_TYPE,
-        header::CONTENT_LENGTH,
-        header::CONTENT_RANGE,
-        header::ACCEPT_RANGES,
-        header::ETAG,
-        header::LAST_MODIFIED,
-        header::CACHE_CONTROL,
-    ] {
-        if let Some(v) = answer.headers().get(name.as_str()) {
-            response = response.header(name, v.as_bytes());
-        }
-    }
-    response
-        .body(Body::from_stream(answer.bytes_stream()))
-        .unwrap_or_else(|_| StatusCode::BAD_GATEWAY.into_response())
+fn escape_markup(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 /// CloudFront's 403: an XML error document.
 fn denied(message: &str) -> Response {
-    let escaped = message
-        .replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;");
-    let body = format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>AccessDenied</Code><Message>{escaped}</Message></Error>");
+    let body = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>AccessDenied</Code><Message>{}</Message></Error>",
+        escape_markup(message)
+    );
     let mut r = (StatusCode::FORBIDDEN, body).into_response();
     r.headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/xml"));
     r
 }
 
+/// CloudFront's 400 for a request it will not route: its HTML error page, with one line saying
+/// why (a fixed text: nothing the client sent is echoed).
+fn bad_request(reason: &str) -> Response {
+    let body = format!(
+        "<!DOCTYPE HTML PUBLIC \"-//W3C//DTD HTML 4.01 Transitional//EN\" \"http://www.w3.org/TR/html4/loose.dtd\">\n\
+         <HTML><HEAD><META HTTP-EQUIV=\"Content-Type\" CONTENT=\"text/html; charset=iso-8859-1\">\n\
+         <TITLE>ERROR: The request could not be satisfied</TITLE>\n\
+         </HEAD><BODY>\n<H1>400 ERROR</H1>\n<H2>The request could not be satisfied.</H2>\n\
+         <HR noshade size=\"1px\">\nBad request.\n<BR clear=\"all\">\n{}\n\
+         <BR clear=\"all\">\n<HR noshade size=\"1px\">\n<PRE>\nGenerated by signgate edge\n</PRE>\n\
+         </BODY></HTML>\n",
+        escape_markup(reason)
+    );
+    let mut r = (StatusCode::BAD_REQUEST, body).into_response();
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html"));
+    r
+}
+
+/// Binds `listen` and settles the base URL (the bound address when none was given).
+async fn bind(
+    edge: Edge,
+    listen: SocketAddr,
+) -> anyhow::Result<(tokio::net::TcpListener, Serving)> {
+    if edge.base_url.is_none() {
+        // Before binding: a listen address no viewer can name stops the start at once.
+        BaseUrl::from_listen(listen)?;
+    }
+    let listener = tokio::net::TcpListener::bind(listen).await?;
+    let base = match edge.base_url {
+        Some(base) => base,
+        None => BaseUrl::from_listen(listener.local_addr()?)?,
+    };
+    let serving = Serving {
+        keys: edge.keys,
+        origin: edge.origin,
+        base,
+    };
+    Ok((listener, serving))
+}
+
 /// Runs the edge until Ctrl-C or SIGTERM.
 pub async fn run(edge: Edge, listen: SocketAddr) -> anyhow::Result<()> {
-    let listener = tokio::net::TcpListener::bind(listen).await?;
+    let (listener, serving) = bind(edge, listen).await?;
     eprintln!(
-        "signgate edge listening on http://{}",
-        listener.local_addr()?
+        "signgate edge listening on http://{}, serving {}",
+        listener.local_addr()?,
+        serving.base
     );
     axum::serve(
         listener,
-        router(Arc::new(edge)).into_make_service_with_connect_info::<SocketAddr>(),
+        router(serving).into_make_service_with_connect_info::<SocketAddr>(),
     )
     .with_graceful_shutdown(async {
         let _ = tokio::signal::ctrl_c().await;
@@ -251,12 +233,12 @@ pub async fn run(edge: Edge, listen: SocketAddr) -> anyhow::Result<()> {
 
 /// Binds on `listen` and serves in the background; returns the bound address (for tests).
 pub async fn spawn(edge: Edge, listen: SocketAddr) -> anyhow::Result<SocketAddr> {
-    let listener = tokio::net::TcpListener::bind(listen).await?;
+    let (listener, serving) = bind(edge, listen).await?;
     let addr = listener.local_addr()?;
     tokio::spawn(async move {
         let _ = axum::serve(
             listener,
-            router(Arc::new(edge)).into_make_service_with_connect_info::<SocketAddr>(),
+            router(serving).into_make_service_with_connect_info::<SocketAddr>(),
         )
         .await;
     });
