@@ -3,7 +3,8 @@
 //! One round trip per request; signgate never writes to the store.
 //!
 //! A session is read only when it is at most `max_session_bytes` long, and Redis itself decides:
-//! a small Lua script (sent once, then run by its SHA1 with EVALSHA) measures the value with
+//! a small Lua script (run by its SHA1 with EVALSHA; on NOSCRIPT, after a Redis restart or
+//! failover, loaded with SCRIPT LOAD and run again) measures the value with
 //! `STRLEN` (a hash: `HLEN`, then `HSTRLEN` and the name of each field) and answers either the
 //! value or only its length. A script because it is the one way to make the read depend on the
 //! length in one round trip, atomically: a pipeline or `MULTI` of `STRLEN` and `GET` sends the
