@@ -148,6 +148,8 @@ pub struct DjangoSessions {
     pub signer: DjangoSigner,
     pub store: DjangoStore,
     pub claim_fields: Vec<String>,
+    /// The longest signed value read (a row's `session_data`, or a signed cookie).
+    pub max_session_bytes: u32,
 }
 
 impl DjangoSessions {
@@ -175,6 +177,7 @@ impl DjangoSessions {
             signer: DjangoSigner::new(&s.salt, s.secret_key.expose(), &fallbacks),
             store,
             claim_fields: s.claim_fields.clone(),
+            max_session_bytes: s.max_session_bytes,
         })
     }
 
@@ -187,6 +190,9 @@ impl DjangoSessions {
         };
         let session = match &self.store {
             DjangoStore::SignedCookies { max_age } => {
+                if value.len() > self.max_session_bytes as usize {
+                    return reject(AuthFailure::SessionTooLarge);
+                }
                 self.signer.unsign(value, Some(*max_age), now)
             }
             DjangoStore::Database {
@@ -203,7 +209,10 @@ impl DjangoSessions {
                 if !plausible {
                     return reject(AuthFailure::Malformed);
                 }
-                let row = match pool.django_session(table, value, *query_timeout).await {
+                let row = pool
+                    .django_session(table, value, self.max_session_bytes, *query_timeout)
+                    .await;
+                let row = match row {
                     Ok(row) => {
                         health.succeeded();
                         row
@@ -213,12 +222,20 @@ impl DjangoSessions {
                         return Some(AuthOutcome::Unavailable("django_session_db"));
                     }
                 };
-                let Some((data, expire_micros)) = row else {
+                let Some(row) = row else {
                     return reject(AuthFailure::UnknownSession);
                 };
-                if expire_micros <= (now as i64).saturating_mul(1_000_000) {
+                if row.expire_micros <= (now as i64).saturating_mul(1_000_000) {
                     return reject(AuthFailure::Expired);
                 }
+                let Some(data) = row.data else {
+                    tracing::debug!(
+                        bytes = row.bytes,
+                        max_session_bytes = self.max_session_bytes,
+                        "a Django session row is larger than max_session_bytes; not read"
+                    );
+                    return reject(AuthFailure::SessionTooLarge);
+                };
                 self.signer.unsign(&data, None, now)
             }
         };

@@ -109,6 +109,9 @@ pub enum AuthFailure {
     Claims,
     #[error("no such session")]
     UnknownSession,
+    /// The stored session is longer than `max_session_bytes`; it was not read.
+    #[error("the session is larger than signgate reads")]
+    SessionTooLarge,
 }
 
 impl AuthFailure {
@@ -124,6 +127,7 @@ impl AuthFailure {
             AuthFailure::Audience => "audience",
             AuthFailure::Claims => "claims",
             AuthFailure::UnknownSession => "unknown_session",
+            AuthFailure::SessionTooLarge => "session_too_large",
         }
     }
 }

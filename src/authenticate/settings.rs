@@ -72,6 +72,9 @@ pub struct RedisSessionSettings {
     pub format: SessionFormat,
     pub subject_field: String,
     pub claim_fields: Vec<String>,
+    /// The largest session read: a longer value (a hash: its field names and values together)
+    /// is refused by Redis itself, before any of it is sent.
+    pub max_session_bytes: u32,
     pub pool: PoolSettings,
 }
 
@@ -94,6 +97,9 @@ pub struct DjangoSessionSettings {
     pub salt: String,
     pub store: DjangoStoreSettings,
     pub claim_fields: Vec<String>,
+    /// The largest signed session read: a longer `session_data` is never sent by the database,
+    /// and a longer signed cookie is not verified.
+    pub max_session_bytes: u32,
 }
 
 #[derive(Clone, Debug)]

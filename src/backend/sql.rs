@@ -21,6 +21,17 @@ pub enum SqlPool {
     Sqlite(SqlitePool),
 }
 
+/// A row of Django's session table, as [`SqlPool::django_session`] reads it.
+#[derive(Debug)]
+pub struct DjangoSessionRow {
+    /// `session_data`, or `None` when it is longer than the bound asked for (not read).
+    pub data: Option<String>,
+    /// The length of `session_data` in bytes.
+    pub bytes: i64,
+    /// `expire_date` in microseconds since the epoch.
+    pub expire_micros: i64,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum SqlError {
     #[error("database error: {0}")]
@@ -92,35 +103,60 @@ impl SqlPool {
             .map_err(SqlError::Db)
     }
 
-    /// A Django session row: its data and its expiry in microseconds since the epoch.
+    /// A Django session row, its `session_data` only when it is at most `max_bytes` long: the
+    /// length is taken by the database (`octet_length`, which reads neither a TOASTed Postgres
+    /// value nor a SQLite value's overflow pages), so a longer value is never read or sent.
     pub async fn django_session(
         &self,
         table: &str,
         key: &str,
+        max_bytes: u32,
         timeout: Duration,
-    ) -> Result<Option<(String, i64)>, SqlError> {
+    ) -> Result<Option<DjangoSessionRow>, SqlError> {
         let run = async {
             match self {
                 SqlPool::Postgres(pool) => {
                     let sql = format!(
-                        "SELECT session_data, (EXTRACT(EPOCH FROM expire_date) * 1000000)::bigint FROM {table} WHERE session_key = $1"
+                        "SELECT CASE WHEN octet_length(session_data) <= $2 THEN session_data END, \
+                         octet_length(session_data)::bigint, \
+                         (EXTRACT(EPOCH FROM expire_date) * 1000000)::bigint \
+                         FROM {table} WHERE session_key = $1"
                     );
-                    let row = sqlx::query(&sql).bind(key).fetch_optional(pool).await?;
-                    row.map(|r| Ok((r.try_get::<String, _>(0)?, r.try_get::<i64, _>(1)?)))
-                        .transpose()
+                    let row = sqlx::query(&sql)
+                        .bind(key)
+                        .bind(i64::from(max_bytes))
+                        .fetch_optional(pool)
+                        .await?;
+                    row.map(|r| {
+                        Ok(DjangoSessionRow {
+                            data: r.try_get(0)?,
+                            bytes: r.try_get(1)?,
+                            expire_micros: r.try_get(2)?,
+                        })
+                    })
+                    .transpose()
                 }
                 SqlPool::Sqlite(pool) => {
                     let sql = format!(
-                        "SELECT session_data, expire_date FROM {table} WHERE session_key = ?1"
+                        "SELECT CASE WHEN octet_length(session_data) <= ?2 THEN session_data END, \
+                         octet_length(session_data), expire_date \
+                         FROM {table} WHERE session_key = ?1"
                     );
-                    let row = sqlx::query(&sql).bind(key).fetch_optional(pool).await?;
+                    let row = sqlx::query(&sql)
+                        .bind(key)
+                        .bind(i64::from(max_bytes))
+                        .fetch_optional(pool)
+                        .await?;
                     row.map(|r| {
-                        let data: String = r.try_get(0)?;
-                        let expire: String = r.try_get(1)?;
-                        let micros = parse_datetime_micros(&expire).ok_or_else(|| {
+                        let expire: String = r.try_get(2)?;
+                        let expire_micros = parse_datetime_micros(&expire).ok_or_else(|| {
                             sqlx::Error::Decode("expire_date is not a date".into())
                         })?;
-                        Ok((data, micros))
+                        Ok(DjangoSessionRow {
+                            data: r.try_get(0)?,
+                            bytes: r.try_get(1)?,
+                            expire_micros,
+                        })
                     })
                     .transpose()
                 }

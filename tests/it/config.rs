@@ -245,6 +245,56 @@ fn redis_sessions_need_their_own_key_prefix() {
 }
 
 #[test]
+fn max_session_bytes_outside_1_kib_to_1_mib_is_refused_naming_the_key() {
+    let redis = |max: serde_json::Value| {
+        vec![
+            ("auth.order", json!(["redis_session"])),
+            (
+                "auth.redis_session",
+                json!({"url": "redis://127.0.0.1:6379/", "cookie": "sid", "key_prefix": "s:", "subject_field": "user_id", "max_session_bytes": max}),
+            ),
+        ]
+    };
+    let django = |backend: &str, max: serde_json::Value| {
+        vec![
+            ("auth.order", json!(["django_session"])),
+            (
+                "auth.django_session",
+                json!({"backend": backend, "secret_key": "k", "database_url": "sqlite:///nowhere.sqlite3", "max_session_bytes": max}),
+            ),
+        ]
+    };
+    let mut cases = Vec::new();
+    for max in [
+        json!(0),
+        json!(1023),
+        json!(1_048_577),
+        json!(u64::MAX),
+        json!(-1),
+    ] {
+        cases.push((redis(max.clone()), "auth.redis_session.max_session_bytes"));
+        cases.push((
+            django("db", max.clone()),
+            "auth.django_session.max_session_bytes",
+        ));
+        cases.push((
+            django("signed_cookies", max),
+            "auth.django_session.max_session_bytes",
+        ));
+    }
+    assert_each_refused_naming(&cases);
+    for max in [1024, 65_536, 1_048_576] {
+        for overrides in [
+            redis(json!(max)),
+            django("db", json!(max)),
+            django("signed_cookies", json!(max)),
+        ] {
+            settings(&default_config(), &overrides).unwrap_or_else(|e| panic!("{max}: {e:#}"));
+        }
+    }
+}
+
+#[test]
 fn a_files_prefix_on_or_around_a_fixed_route_is_refused_naming_the_key() {
     for prefix in [
         "/cookies",

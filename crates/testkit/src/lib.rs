@@ -2,6 +2,7 @@
 //!
 //! - [`app`]: the real service on a random port, as users run it, with per-test overrides;
 //! - [`tokens`]: JWTs signed with the demo secret or fresh keys;
+//! - [`django`]: Django session values signed here, of a chosen length;
 //! - [`http`]: asserting that nothing signed came back, and raw exchanges sent byte for byte;
 //! - [`edge`]: the local edge that verifies like CloudFront, and the media files it serves;
 //! - [`providers`]: a distribution for each CDN beside CloudFront, with the demo keys, and that
@@ -13,6 +14,7 @@
 
 pub mod app;
 pub mod backends;
+pub mod django;
 pub mod edge;
 pub mod fs;
 pub mod http;

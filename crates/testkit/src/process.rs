@@ -112,6 +112,27 @@ impl ChildGuard {
         libc::pid_t::try_from(self.child.id()).expect("pids fit in pid_t")
     }
 
+    /// The leader's memory from `/proc/<pid>/status`: resident now (`VmRSS`) and the peak it
+    /// has reached since it started (`VmHWM`), in bytes.
+    pub fn memory(&self) -> Memory {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid()))
+            .unwrap_or_else(|e| panic!("cannot read {}'s /proc status: {e}", self.name));
+        let field = |name: &str| -> u64 {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(name)?.trim().strip_suffix(" kB"))
+                .unwrap_or_else(|| panic!("no {name} in {}'s /proc status", self.name))
+                .trim()
+                .parse::<u64>()
+                .unwrap()
+                * 1024
+        };
+        Memory {
+            rss: field("VmRSS:"),
+            peak: field("VmHWM:"),
+        }
+    }
+
     fn try_wait(&mut self) -> Option<ExitStatus> {
         if self.status.is_none() {
             self.status = self.child.try_wait().unwrap();
@@ -136,6 +157,14 @@ impl Drop for ChildGuard {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// A process's resident memory, in bytes.
+#[derive(Clone, Copy, Debug)]
+pub struct Memory {
+    pub rss: u64,
+    /// The most it has been resident since it started.
+    pub peak: u64,
 }
 
 /// `kill(2)`: `pid` below zero names a process group; signal 0 only checks that it exists.

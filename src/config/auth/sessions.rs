@@ -18,6 +18,27 @@ use crate::secret::Secret;
 /// Bytes trimmed from the end of a Django SECRET_KEY file (a key may end in a space).
 const NEWLINES: &[u8] = b"\n\r";
 
+/// `max_session_bytes`: 64 KiB unless configured, within 1 KiB and 1 MiB (Django's own signed
+/// values are refused above 1 MiB anyway).
+const DEFAULT_MAX_SESSION_BYTES: u32 = 64 * 1024;
+const MAX_SESSION_BYTES_RANGE: std::ops::RangeInclusive<u32> = 1024..=1024 * 1024;
+
+fn default_max_session_bytes() -> u32 {
+    DEFAULT_MAX_SESSION_BYTES
+}
+
+/// `{at}.max_session_bytes`, checked against its range.
+fn max_session_bytes(at: &str, bytes: u32) -> anyhow::Result<u32> {
+    if !MAX_SESSION_BYTES_RANGE.contains(&bytes) {
+        bail!(
+            "{at}.max_session_bytes: must be between {} and {} (bytes)",
+            MAX_SESSION_BYTES_RANGE.start(),
+            MAX_SESSION_BYTES_RANGE.end()
+        );
+    }
+    Ok(bytes)
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawRedisSession {
@@ -31,6 +52,8 @@ pub(super) struct RawRedisSession {
     subject_field: String,
     #[serde(default)]
     claim_fields: Vec<String>,
+    #[serde(default = "default_max_session_bytes")]
+    max_session_bytes: u32,
     #[serde(default = "default_pool_size")]
     pool_size: u32,
     #[serde(default = "default_connect_timeout")]
@@ -64,6 +87,8 @@ pub(super) struct RawDjangoSession {
     cookie_age_seconds: u64,
     #[serde(default)]
     claim_fields: Vec<String>,
+    #[serde(default = "default_max_session_bytes")]
+    max_session_bytes: u32,
     #[serde(default = "default_pool_size")]
     pool_size: u32,
     #[serde(default = "default_connect_timeout")]
@@ -114,6 +139,7 @@ impl RawRedisSession {
             format: self.format,
             subject_field: self.subject_field.clone(),
             claim_fields: self.claim_fields.clone(),
+            max_session_bytes: max_session_bytes(at, self.max_session_bytes)?,
             pool: pool(
                 self.pool_size,
                 self.connect_timeout_ms,
@@ -190,6 +216,7 @@ impl RawDjangoSession {
             salt: self.salt.clone().unwrap_or_else(|| default_salt.to_owned()),
             store,
             claim_fields: self.claim_fields.clone(),
+            max_session_bytes: max_session_bytes(at, self.max_session_bytes)?,
         })
     }
 }

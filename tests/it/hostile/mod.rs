@@ -33,6 +33,9 @@ use signgate_testkit::http::{exchange, location};
 use signgate_testkit::logs::LogCapture;
 use signgate_testkit::tokens::{token, DEMO_SECRET};
 
+/// `auth.django_session.max_session_bytes` of the hostile app (signed cookies).
+pub const MAX_SESSION_BYTES: usize = 4094;
+
 /// What a case must be answered with.
 pub enum Expect {
     /// One of these statuses, and nothing signed.
@@ -307,7 +310,7 @@ async fn spawn_hostile_app(dir: &std::path::Path) -> (TestApp, String) {
         ("auth.order", json!(["jwt", "django_session"])),
         (
             "auth.django_session",
-            json!({"backend": "signed_cookies", "secret_key": m["secret_key"]}),
+            json!({"backend": "signed_cookies", "secret_key": m["secret_key"], "max_session_bytes": MAX_SESSION_BYTES}),
         ),
         ("server.login_url", json!("https://app.example.com/login")),
         ("server.public_url", json!("http://127.0.0.1:8080")),

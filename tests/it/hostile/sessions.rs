@@ -1,11 +1,15 @@
 //! Django sessions that must never authenticate: every signed-cookie fixture that is not valid,
-//! valid ones replayed after they expired, and hand-forged values.
+//! valid ones replayed after they expired, hand-forged values, and validly signed sessions
+//! longer than `max_session_bytes` (the hostile app's is [`super::MAX_SESSION_BYTES`]).
 
-use super::{case, run, Corpus, Hostile};
+use signgate_testkit::django::{session_of_len, SIGNED_COOKIES_SALT};
+use signgate_testkit::tokens::now;
+
+use super::{case, run, Corpus, Hostile, MAX_SESSION_BYTES};
 
 #[tokio::test]
 async fn the_hostile_corpus_never_gets_a_signature_or_a_secret_in_the_logs() {
-    run("sessions", 22, cases).await;
+    run("sessions", 27, cases).await;
 }
 
 fn cases(h: &Hostile) -> Corpus {
@@ -59,8 +63,20 @@ fn cases(h: &Hostile) -> Corpus {
             &[401],
         ));
     }
-    Corpus {
-        cases,
-        ..Corpus::default()
+    // Validly signed for user 42, and too long to be read.
+    let secret = fixtures["secret_key"].as_str().unwrap().as_bytes();
+    let mut secrets = Vec::new();
+    for over in [1, 3, 4, 5001, 11_001] {
+        let len = MAX_SESSION_BYTES + over;
+        let value = session_of_len("42", len, SIGNED_COOKIES_SALT, secret, now());
+        let signature = value.rsplit(':').next().unwrap().to_owned();
+        secrets.push((format!("oversized session signature {len}"), signature));
+        cases.push(case(
+            format!("django oversized {len} bytes"),
+            "/files/users/42/a.txt",
+            &[("Cookie", format!("sessionid={value}").as_bytes())],
+            &[401],
+        ));
     }
+    Corpus { cases, secrets }
 }

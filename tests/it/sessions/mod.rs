@@ -1,6 +1,7 @@
 //! Session cookies from real stores: Redis, Django's database backend (SQLite and Postgres) and
 //! Django's signed cookies, with fixtures made by real Django (scripts/django-fixtures/).
 
+mod bounded;
 pub mod django;
 mod redis;
 
