@@ -1,4 +1,4 @@
-//! `signgate edge`: the local CloudFront stand-in.
+//! `signgate edge`: the local stand-in for CloudFront, or with `--provider` for another CDN.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -8,7 +8,8 @@ use anyhow::{bail, Context};
 use clap::Args;
 use signgate_cloudfront::{KeyPairId, PublicKeys, VerifyingKey};
 
-use crate::edge::{BaseUrl, Edge, Origin};
+use super::provider::ProviderArgs;
+use crate::edge::{BaseUrl, Edge, Origin, Verifier};
 
 #[derive(Args, Debug)]
 pub struct EdgeArgs {
@@ -18,9 +19,17 @@ pub struct EdgeArgs {
     /// Or proxy to this origin (http://host:port), which gets exactly the path that verified.
     #[arg(long, value_name = "URL")]
     origin: Option<String>,
-    /// A trusted public key, as KEY_PAIR_ID=FILE. Repeat for several keys.
-    #[arg(long = "public-key", value_name = "KEY_PAIR_ID=FILE", required = true)]
+    /// A trusted CloudFront public key, as KEY_PAIR_ID=FILE. Repeat for several keys.
+    #[arg(
+        long = "public-key",
+        value_name = "KEY_PAIR_ID=FILE",
+        required_unless_present = "provider"
+    )]
     public_keys: Vec<String>,
+    /// Or check requests as this CDN's edge does, with its keys (--provider-key, as the CDN
+    /// holds them) and options.
+    #[command(flatten)]
+    provider: ProviderArgs,
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8081")]
     listen: SocketAddr,
@@ -32,16 +41,14 @@ pub struct EdgeArgs {
 }
 
 pub fn run(args: EdgeArgs) -> anyhow::Result<ExitCode> {
-    let mut keys = PublicKeys::default();
-    for entry in &args.public_keys {
-        let (id, file) = entry
-            .split_once('=')
-            .with_context(|| format!("--public-key {entry:?}: expected KEY_PAIR_ID=FILE"))?;
-        keys.insert(
-            KeyPairId::parse(id)?,
-            VerifyingKey::from_file(&PathBuf::from(file))?,
-        );
-    }
+    let base = args
+        .base_url
+        .as_ref()
+        .map_or_else(|| format!("http://{}", args.listen), ToString::to_string);
+    let verifier = match args.provider.signer(&base)? {
+        Some(signer) => Verifier::Cdn(signer),
+        None => Verifier::CloudFront(public_keys(&args.public_keys)?),
+    };
     let origin = match (args.root, args.origin) {
         (Some(root), None) => {
             if !root.is_dir() {
@@ -53,7 +60,7 @@ pub fn run(args: EdgeArgs) -> anyhow::Result<ExitCode> {
         _ => bail!("give --root DIR or --origin URL"),
     };
     let edge = Edge {
-        keys,
+        verifier,
         origin,
         base_url: args.base_url,
     };
@@ -62,4 +69,18 @@ pub fn run(args: EdgeArgs) -> anyhow::Result<ExitCode> {
         .build()?;
     runtime.block_on(crate::edge::run(edge, args.listen))?;
     Ok(ExitCode::SUCCESS)
+}
+
+fn public_keys(entries: &[String]) -> anyhow::Result<PublicKeys> {
+    let mut keys = PublicKeys::default();
+    for entry in entries {
+        let (id, file) = entry
+            .split_once('=')
+            .with_context(|| format!("--public-key {entry:?}: expected KEY_PAIR_ID=FILE"))?;
+        keys.insert(
+            KeyPairId::parse(id)?,
+            VerifyingKey::from_file(&PathBuf::from(file))?,
+        );
+    }
+    Ok(keys)
 }

@@ -1,8 +1,10 @@
-//! A local stand-in for a CloudFront edge, for development and end-to-end tests: it serves a file
-//! (from a folder, or proxied from an origin) only when the request's signed URL or signed
-//! cookies verify with the signing core's verifier, exactly as CloudFront decides. Otherwise it
-//! answers 403 with CloudFront's wording. Signing parameters are stripped before the file is
-//! looked up, HEAD and Range work, and `response-content-disposition` is honoured as S3 does.
+//! A local stand-in for a CDN edge (CloudFront by default, or any provider of the providers
+//! crate), for development and end-to-end tests: it serves a file (from a folder, or proxied
+//! from an origin) only when the request's signed URL, token or cookies verify with that CDN's
+//! verifier, exactly as its edge decides. Otherwise it answers 403 (CloudFront's wording, the
+//! provider's reason). Signing parameters (and a token carried in the path) are stripped before
+//! the file is looked up, HEAD and Range work, and `response-content-disposition` is honoured as
+//! S3 does.
 //!
 //! Every end-to-end test trusts it to prove that nothing unauthorized is served, so it verifies
 //! exactly what it serves: the URL verified is the configured base URL + the raw request path
@@ -26,12 +28,19 @@ use signgate_cloudfront::{
 };
 
 use crate::authenticate::credentials::{find_cookie, CookieLookup};
+use crate::sign::CdnSigner;
 
 pub use authority::BaseUrl;
 pub use origin::{HttpOrigin, Origin};
 
+/// What checks requests: CloudFront's public keys, or another CDN's verifier.
+pub enum Verifier {
+    CloudFront(PublicKeys),
+    Cdn(CdnSigner),
+}
+
 pub struct Edge {
-    pub keys: PublicKeys,
+    pub verifier: Verifier,
     pub origin: Origin,
     /// The URL viewers use for this edge (`https://d111111abcdef8.cloudfront.net`): what is
     /// verified is this + the request path, and requests naming another host are refused.
@@ -42,7 +51,7 @@ pub struct Edge {
 
 /// An edge bound to its address, its base URL known.
 struct Serving {
-    keys: PublicKeys,
+    verifier: Verifier,
     origin: Origin,
     base: BaseUrl,
 }
@@ -64,7 +73,16 @@ async fn serve(
     {
         return bad_request(refusal.reason());
     }
-    if let Err(refusal) = path::check_path(request.uri().path()) {
+    // What the folder or origin will be asked for: the path without a token the CDN carries in
+    // it (Media CDN, Bunny), the query without the signing parameters. That is the path checked
+    // here; the URL verified is the whole request.
+    let (path, query) = match &edge.verifier {
+        Verifier::CloudFront(_) => strip_signing(request.uri()),
+        Verifier::Cdn(signer) => signer
+            .inner()
+            .origin_request(request.uri().path(), request.uri().query()),
+    };
+    if let Err(refusal) = path::check_path(&path) {
         return bad_request(refusal.reason());
     }
     let url = format!(
@@ -72,15 +90,33 @@ async fn serve(
         edge.base,
         request.uri().path_and_query().map_or("/", |p| p.as_str())
     );
-    let viewer = Viewer {
-        now: crate::clock::Clock::System.now(),
-        client_ip: Some(crate::client_ip::canonical(peer.ip())),
+    let client_ip = crate::client_ip::canonical(peer.ip());
+    let now = crate::clock::Clock::System.now();
+    let key = match &edge.verifier {
+        Verifier::CloudFront(keys) => {
+            let viewer = Viewer {
+                now,
+                client_ip: Some(client_ip),
+            };
+            match verify(keys, &url, request.headers(), viewer) {
+                Ok(v) => v.key_pair_id.to_string(),
+                Err(denial) => return denied(&denial.to_string()),
+            }
+        }
+        Verifier::Cdn(signer) => {
+            let jar = cookie_jar(request.headers());
+            let edge_request = signgate_providers::EdgeRequest {
+                url: &url,
+                cookies: &jar,
+                client_ip: Some(client_ip),
+                now,
+            };
+            match signer.inner().verify(&edge_request) {
+                Ok(v) => v.key,
+                Err(refusal) => return denied(&refusal.to_string()),
+            }
+        }
     };
-    let verified = match verify(&edge.keys, &url, request.headers(), viewer) {
-        Ok(v) => v,
-        Err(denial) => return denied(&denial.to_string()),
-    };
-    let (path, query) = strip_signing(request.uri());
     let disposition = query_param(&query, "response-content-disposition");
     let mut response = edge.origin.fetch(request, &path, &query).await;
     if let Some(value) = disposition.and_then(|v| HeaderValue::from_str(&v).ok()) {
@@ -88,7 +124,7 @@ async fn serve(
             .headers_mut()
             .insert(header::CONTENT_DISPOSITION, value);
     }
-    tracing::debug!(key_pair_id = %verified.key_pair_id, path = %path, "edge served");
+    tracing::debug!(key = %key, path = %path, "edge served");
     response
 }
 
@@ -114,6 +150,31 @@ fn verify(
         };
         verify_cookies(url, lookup, keys, viewer)
     }
+}
+
+/// Every cookie of the request as (name, value); a name sent twice is dropped altogether (one
+/// may have been planted for another path: never guess which one was meant), as are values that
+/// are not visible ASCII.
+fn cookie_jar(headers: &HeaderMap) -> Vec<(&str, &str)> {
+    let mut jar: Vec<(&str, &str)> = Vec::new();
+    let mut twice: Vec<&str> = Vec::new();
+    for header in headers.get_all(header::COOKIE) {
+        let Ok(text) = header.to_str() else { continue };
+        for pair in text.split(';') {
+            let Some((name, value)) = pair.trim_start().split_once('=') else {
+                continue;
+            };
+            if !value.bytes().all(|b| b.is_ascii_graphic()) {
+                continue;
+            }
+            if jar.iter().any(|(n, _)| *n == name) {
+                twice.push(name);
+            }
+            jar.push((name, value.trim_matches('"')));
+        }
+    }
+    jar.retain(|(n, _)| !twice.contains(n));
+    jar
 }
 
 /// The path, and the query without CloudFront's signing parameters.
@@ -205,7 +266,7 @@ async fn bind(
         None => BaseUrl::from_listen(listener.local_addr()?)?,
     };
     let serving = Serving {
-        keys: edge.keys,
+        verifier: edge.verifier,
         origin: edge.origin,
         base,
     };

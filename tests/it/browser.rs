@@ -1,6 +1,8 @@
 //! A real browser (headless Chromium from Debian's packages, driven through chromedriver's
 //! WebDriver API): a download link through signgate's 302 to the edge, and an HLS-shaped
-//! playlist and its segments loaded with signed cookies.
+//! playlist and its segments loaded with CloudFront's signed cookies, and with Media CDN's and
+//! Bunny's tokens in the path (which the player's relative segment URLs inherit), each through
+//! the local edge checking requests as that CDN does.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -246,5 +248,80 @@ async fn a_browser_downloads_through_signgate_and_plays_with_signed_cookies() {
         source.as_str().unwrap_or_default().contains("AccessDenied"),
         "{source}"
     );
+    driver.call(reqwest::Method::DELETE, "", json!({})).await;
+}
+
+/// Waits for the player page's verdict in its title.
+async fn player_title(driver: &Driver) -> String {
+    let mut title = String::new();
+    for _ in 0..100 {
+        title = driver.title().await;
+        if title.starts_with("played:") || title.starts_with("failed:") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    title
+}
+
+#[tokio::test]
+async fn a_browser_plays_hls_with_path_tokens_through_media_cdn_and_bunny_edges() {
+    use signgate_testkit::providers::{distribution, spawn_provider_edge};
+    let root = media_root();
+    let files = media_files();
+    let size = |p: &str| files.iter().find(|(f, _)| f == p).unwrap().1.len();
+    let played = format!(
+        "played:{}:{}",
+        size("hls/alice/master.m3u8"),
+        size("hls/alice/seg0.ts") + size("hls/alice/seg1.ts")
+    );
+    let downloads = std::env::temp_dir().join(format!("signgate-hls-{}", std::process::id()));
+    std::fs::create_dir_all(&downloads).unwrap();
+    let driver = Driver::start(&downloads).await;
+    for provider in ["google-media-cdn", "bunny"] {
+        let edge = spawn_provider_edge(provider, &root).await;
+        let rules = json!([{"pattern": "hls/{sub}/**", "access": "authenticated", "distribution": "cdn", "cookies": true, "folder_token": "path", "lifetime_seconds": 600}]);
+        let app = spawn_app(&[
+            (
+                "distributions",
+                json!([distribution(provider, "cdn", &format!("http://{edge}"))]),
+            ),
+            ("rules", rules),
+        ])
+        .await;
+        let site = spawn_site(app.addr, token("alice", json!({}))).await;
+        driver.goto(&format!("http://{site}/login")).await;
+        driver
+            .goto(&format!(
+                "http://{}/cookies/hls/alice?next=player.html",
+                app.addr
+            ))
+            .await;
+        assert_eq!(player_title(&driver).await, played, "{provider}");
+        let url = driver.call(reqwest::Method::GET, "/url", json!({})).await;
+        let url = url.as_str().unwrap().to_owned();
+        assert!(
+            url.contains(if provider == "bunny" {
+                "/bcdn_token="
+            } else {
+                "/edge-cache-token="
+            }),
+            "{url}"
+        );
+        // The same token does not open another user's folder.
+        driver
+            .goto(
+                &url.replace("/hls/alice/", "/hls/bob/")
+                    .replace("player.html", "master.m3u8"),
+            )
+            .await;
+        let source = driver
+            .call(reqwest::Method::GET, "/source", json!({}))
+            .await;
+        assert!(
+            source.as_str().unwrap_or_default().contains("AccessDenied"),
+            "{provider}: {source}"
+        );
+    }
     driver.call(reqwest::Method::DELETE, "", json!({})).await;
 }

@@ -91,7 +91,7 @@ async fn the_edge_proxies_an_origin() {
     let origin = spawn_edge_origin(&root).await;
     let edge = signgate::edge::spawn(
         signgate::edge::Edge {
-            keys: demo_public_keys(),
+            verifier: signgate::edge::Verifier::CloudFront(demo_public_keys()),
             origin: signgate::edge::Origin::http(&format!("http://{origin}")).unwrap(),
             base_url: None,
         },

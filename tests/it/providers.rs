@@ -539,3 +539,78 @@ async fn a_reload_rotates_the_active_key_and_links_signed_before_still_verify() 
         "key-2026"
     );
 }
+
+#[tokio::test]
+async fn links_and_folder_tokens_download_through_the_providers_own_edge() {
+    let root = signgate_testkit::edge::media_root();
+    let files = signgate_testkit::edge::media_files();
+    let bytes = |p: &str| files.iter().find(|(f, _)| f == p).unwrap().1.clone();
+    let plain = signgate_testkit::http::client();
+    for provider in ALL {
+        let edge = signgate_testkit::providers::spawn_provider_edge(provider, &root).await;
+        let base = format!("http://{edge}");
+        let form = match provider {
+            "google-media-cdn" | "bunny" => "path",
+            // nginx's folder forms depend on the operator's location (tests/it/nginx_secure_link.rs).
+            "nginx-secure-link" => "none",
+            _ => "query",
+        };
+        let mut rules = vec![rule("public/**", json!({}))];
+        if form != "none" {
+            let folder = json!({"cookies": true, "folder_token": form});
+            rules.push(rule("hls/{sub}/**", folder));
+        }
+        let rules = json!(rules);
+        let app = spawn_app(&[
+            (
+                "distributions",
+                json!([distribution(provider, "cdn", &base)]),
+            ),
+            ("rules", rules),
+        ])
+        .await;
+        let t = token("alice", json!({}));
+        let url = location(&app.get("/files/public/report.pdf", Some(&t)).await);
+        let r = plain.get(&url).send().await.unwrap();
+        assert_eq!(r.status(), 200, "{provider}: {url}");
+        assert_eq!(
+            r.bytes().await.unwrap(),
+            bytes("public/report.pdf"),
+            "{provider}"
+        );
+        let tampered = url.replace("report.pdf", "report.pdf.bak");
+        assert_eq!(
+            plain.get(&tampered).send().await.unwrap().status(),
+            403,
+            "{provider}"
+        );
+        let unsigned = format!("{base}/public/report.pdf");
+        assert_eq!(
+            plain.get(&unsigned).send().await.unwrap().status(),
+            403,
+            "{provider}"
+        );
+        if form == "none" {
+            continue;
+        }
+        let entry = location(
+            &app.get("/cookies/hls/alice?next=master.m3u8", Some(&t))
+                .await,
+        );
+        let r = plain.get(&entry).send().await.unwrap();
+        assert_eq!(r.status(), 200, "{provider} {form}: {entry}");
+        assert_eq!(r.bytes().await.unwrap(), bytes("hls/alice/master.m3u8"));
+        if form == "path" {
+            let segment = format!("{}seg0.ts", &entry[..entry.rfind('/').unwrap() + 1]);
+            let r = plain.get(&segment).send().await.unwrap();
+            assert_eq!(r.status(), 200, "{provider}: {segment}");
+            assert_eq!(r.bytes().await.unwrap(), bytes("hls/alice/seg0.ts"));
+        }
+        let bob = entry.replace("/hls/alice/", "/hls/bob/");
+        assert_eq!(
+            plain.get(&bob).send().await.unwrap().status(),
+            403,
+            "{provider}: {bob}"
+        );
+    }
+}

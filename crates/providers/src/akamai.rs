@@ -533,6 +533,10 @@ impl Provider for Akamai {
             expires: end,
         })
     }
+
+    fn signing_params(&self) -> Vec<&str> {
+        vec![self.token_name()]
+    }
 }
 
 #[cfg(test)]

@@ -533,6 +533,17 @@ impl Provider for Bunny {
             expires,
         })
     }
+
+    fn signing_params(&self) -> Vec<&str> {
+        RESERVED_PARAMS.to_vec()
+    }
+
+    fn origin_request(&self, path: &str, query: Option<&str>) -> (String, String) {
+        (
+            crate::strip_segments(path, &DIRECTORY_MARK[1..]),
+            crate::strip_params(query, &self.signing_params()),
+        )
+    }
 }
 
 fn parse_expires(text: &str) -> Result<u64, Denial> {

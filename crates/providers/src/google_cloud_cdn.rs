@@ -450,4 +450,8 @@ impl Provider for CloudCdn {
             expires,
         })
     }
+
+    fn signing_params(&self) -> Vec<&str> {
+        RESERVED_PARAMS.to_vec()
+    }
 }

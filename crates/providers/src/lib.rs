@@ -159,6 +159,31 @@ pub trait Provider: Send + Sync {
 
     /// Checks a request the way the scheme's edge does.
     fn verify(&self, request: &EdgeRequest<'_>) -> Result<Verified, Refusal>;
+
+    /// The query parameters the scheme reads as its own (the credential, its expiry, ...).
+    fn signing_params(&self) -> Vec<&str>;
+
+    /// What the CDN asks its origin for once a request verified: the path without a token
+    /// component (schemes with a path form) and the query without the scheme's parameters.
+    fn origin_request(&self, path: &str, query: Option<&str>) -> (String, String) {
+        (path.to_owned(), strip_params(query, &self.signing_params()))
+    }
+}
+
+/// `query` without the parameters named in `names`.
+pub fn strip_params(query: Option<&str>, names: &[&str]) -> String {
+    query
+        .unwrap_or_default()
+        .split('&')
+        .filter(|p| !p.is_empty() && !names.contains(&p.split('=').next().unwrap_or_default()))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// `path` without its segments that start with `marker` (a token carried in the path).
+pub(crate) fn strip_segments(path: &str, marker: &str) -> String {
+    let kept: Vec<&str> = path.split('/').filter(|s| !s.starts_with(marker)).collect();
+    kept.join("/")
 }
 
 /// Input a scheme refuses to sign, or a key it refuses to load.

@@ -371,4 +371,10 @@ impl Provider for SecureLink {
             expires: expires.unwrap_or(u64::MAX),
         })
     }
+
+    fn signing_params(&self) -> Vec<&str> {
+        let mut names = vec![self.params.hash.as_str()];
+        names.extend(self.params.expires.as_deref());
+        names
+    }
 }

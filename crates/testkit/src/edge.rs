@@ -36,7 +36,7 @@ pub fn verify(url: &str, client_ip: Option<&str>) -> Verified {
 /// A local edge serving `root`, trusting the demo keys.
 pub async fn spawn_edge(root: &Path) -> SocketAddr {
     let edge = signgate::edge::Edge {
-        keys: demo_public_keys(),
+        verifier: signgate::edge::Verifier::CloudFront(demo_public_keys()),
         origin: signgate::edge::Origin::Folder(root.to_path_buf()),
         base_url: None,
     };

@@ -139,3 +139,52 @@ pub fn check(
         now: now(),
     })
 }
+
+/// The keys and options `signgate edge --provider` takes for [`distribution`]'s provider, as
+/// `(keys, options)` for `signgate::config::signer_for_cli`.
+pub fn edge_arguments(provider: &str) -> (Vec<(String, String)>, Vec<(String, String)>) {
+    let dir = repo().join("config/dev/providers");
+    let key = |n: &str, f: &str| (n.to_owned(), dir.join(f).display().to_string());
+    let option = |k: &str, v: &str| (k.to_owned(), v.to_owned());
+    match provider {
+        "google-cloud-cdn" => (
+            vec![
+                key("key-2026", "google-cloud-cdn.key"),
+                key("key-2025", "google-cloud-cdn-old.key"),
+            ],
+            vec![],
+        ),
+        "google-media-cdn" => (
+            vec![key("media-key-1", "google-media-cdn-ed25519.pem")],
+            vec![option("mode", "tokens")],
+        ),
+        "akamai" => (
+            vec![
+                key("primary", "akamai.hex"),
+                key("transition", "akamai-transition.hex"),
+            ],
+            vec![],
+        ),
+        "bunny" => (vec![key("zone-key", "bunny.key")], vec![]),
+        "nginx-secure-link" => (
+            vec![key("current", "nginx-secure-link.secret")],
+            vec![option("expression", NGINX_EXPRESSION)],
+        ),
+        other => panic!("no edge for provider {other}"),
+    }
+}
+
+/// A local edge checking requests as `provider`'s edge would, serving `root`.
+pub async fn spawn_provider_edge(provider: &str, root: &std::path::Path) -> std::net::SocketAddr {
+    let (keys, options) = edge_arguments(provider);
+    let signer =
+        signgate::config::signer_for_cli(provider, "http://127.0.0.1", &keys, &options).unwrap();
+    let edge = signgate::edge::Edge {
+        verifier: signgate::edge::Verifier::Cdn(signer),
+        origin: signgate::edge::Origin::Folder(root.to_path_buf()),
+        base_url: None,
+    };
+    signgate::edge::spawn(edge, "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap()
+}

@@ -227,7 +227,7 @@ async fn folder_cookies(app: &TestApp, alice: &str) -> String {
 
 async fn spawn_edge(origin: Origin) -> SocketAddr {
     let edge = Edge {
-        keys: demo_public_keys(),
+        verifier: signgate::edge::Verifier::CloudFront(demo_public_keys()),
         origin,
         base_url: None,
     };

@@ -529,4 +529,15 @@ impl Provider for MediaCdn {
         };
         Ok(result?)
     }
+
+    fn signing_params(&self) -> Vec<&str> {
+        RESERVED_PARAMS.to_vec()
+    }
+
+    fn origin_request(&self, path: &str, query: Option<&str>) -> (String, String) {
+        (
+            crate::strip_segments(path, COMPONENT),
+            crate::strip_params(query, &self.signing_params()),
+        )
+    }
 }
