@@ -140,9 +140,12 @@ pub fn check(
     })
 }
 
+/// Name and value pairs: keys as (name, file), options as (option, value).
+pub type Pairs = Vec<(String, String)>;
+
 /// The keys and options `signgate edge --provider` takes for [`distribution`]'s provider, as
 /// `(keys, options)` for `signgate::config::signer_for_cli`.
-pub fn edge_arguments(provider: &str) -> (Vec<(String, String)>, Vec<(String, String)>) {
+pub fn edge_arguments(provider: &str) -> (Pairs, Pairs) {
     let dir = repo().join("config/dev/providers");
     let key = |n: &str, f: &str| (n.to_owned(), dir.join(f).display().to_string());
     let option = |k: &str, v: &str| (k.to_owned(), v.to_owned());
