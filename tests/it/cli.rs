@@ -653,3 +653,149 @@ fn a_token_lifetime_that_overflows_is_refused() {
     assert!(stderr(&o).contains("--ttl"), "{}", stderr(&o));
     assert!(stdout(&o).is_empty(), "no token: {}", stdout(&o));
 }
+
+/// `--provider NAME --provider-key ... --option ...` for the test distribution of `provider`.
+fn provider_args(provider: &str) -> Vec<String> {
+    let (keys, options) = signgate_testkit::providers::edge_arguments(provider);
+    let mut args = vec!["--provider".to_owned(), provider.to_owned()];
+    for (name, file) in keys {
+        args.extend(["--provider-key".to_owned(), format!("{name}={file}")]);
+    }
+    for (option, value) in options {
+        args.extend(["--option".to_owned(), format!("{option}={value}")]);
+    }
+    args
+}
+
+fn run_owned(args: &[String]) -> Output {
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    run(&args, &[])
+}
+
+#[test]
+fn sign_and_verify_with_every_provider_name_the_reason_in_its_own_terms() {
+    let expires = (signgate_testkit::tokens::now() + 600).to_string();
+    for provider in signgate_testkit::providers::ALL {
+        let p = provider_args(provider);
+        let url = "https://cdn.example.com/videos/caf%C3%A9.mp4";
+        let mut sign = vec!["sign".to_owned(), "--url".into(), url.into()];
+        sign.extend(["--expires".to_owned(), expires.clone()]);
+        sign.extend(p.clone());
+        let out = run_owned(&sign);
+        assert!(out.status.success(), "{provider}: {}", stderr(&out));
+        let signed = stdout(&out).trim().to_owned();
+        assert!(signed.starts_with(url), "{provider}: {signed}");
+        // The CDN's own verifier, outside signgate, accepts it.
+        signgate_testkit::providers::check(provider, &signed, &[], None)
+            .unwrap_or_else(|e| panic!("{provider}: {e}"));
+        let verify = |url: &str, extra: &[&str]| {
+            let mut args = vec!["verify".to_owned(), "--url".into(), url.into()];
+            args.extend(extra.iter().map(|s| s.to_string()));
+            args.extend(p.clone());
+            run_owned(&args)
+        };
+        let ok = verify(&signed, &[]);
+        assert!(ok.status.success(), "{provider}: {}", stdout(&ok));
+        assert!(stdout(&ok).starts_with("valid: key "), "{}", stdout(&ok));
+        let tampered = verify(&signed.replace("caf%C3%A9", "cafe"), &[]);
+        assert_eq!(tampered.status.code(), Some(1), "{provider}");
+        assert!(
+            stdout(&tampered).starts_with(&format!("{provider}: ")),
+            "{}",
+            stdout(&tampered)
+        );
+        let later = (signgate_testkit::tokens::now() + 700).to_string();
+        let expired = verify(&signed, &["--now", &later]);
+        assert_eq!(expired.status.code(), Some(1), "{provider}");
+        assert!(
+            stdout(&expired).contains("expired"),
+            "{provider}: {}",
+            stdout(&expired)
+        );
+    }
+}
+
+#[test]
+fn sign_folder_credentials_as_cookie_and_path_and_verify_them() {
+    let expires = (signgate_testkit::tokens::now() + 600).to_string();
+    let prefix = "https://cdn.example.com/hls/42/";
+    // A cookie line for Cloud CDN, checked with --cookie.
+    let mut args = vec![
+        "sign".to_owned(),
+        "--prefix".into(),
+        prefix.into(),
+        "--expires".into(),
+        expires.clone(),
+    ];
+    args.extend(provider_args("google-cloud-cdn"));
+    let out = run_owned(&args);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let line = stdout(&out).trim().to_owned();
+    assert!(line.starts_with("Cloud-CDN-Cookie=URLPrefix="), "{line}");
+    let mut verify = vec![
+        "verify".to_owned(),
+        "--url".into(),
+        format!("{prefix}seg-1.ts"),
+        "--cookie".into(),
+        line.clone(),
+    ];
+    verify.extend(provider_args("google-cloud-cdn"));
+    let ok = run_owned(&verify);
+    assert!(ok.status.success(), "{}", stdout(&ok));
+    let mut outside = vec![
+        "verify".to_owned(),
+        "--url".into(),
+        "https://cdn.example.com/hls/43/seg-1.ts".into(),
+        "--cookie".into(),
+        line,
+    ];
+    outside.extend(provider_args("google-cloud-cdn"));
+    let refused = run_owned(&outside);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(stdout(&refused).contains("URLPrefix"), "{}", stdout(&refused));
+    // A path token for Bunny: the entry URL carries it, a segment beside it inherits it.
+    let mut args = vec![
+        "sign".to_owned(),
+        "--prefix".into(),
+        prefix.into(),
+        "--delivery".into(),
+        "path".into(),
+        "--url".into(),
+        format!("{prefix}index.m3u8"),
+        "--expires".into(),
+        expires,
+    ];
+    args.extend(provider_args("bunny"));
+    let out = run_owned(&args);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let entry = stdout(&out).trim().to_owned();
+    assert!(
+        entry.starts_with("https://cdn.example.com/bcdn_token="),
+        "{entry}"
+    );
+    let segment = entry.replace("index.m3u8", "seg-1.ts");
+    signgate_testkit::providers::check("bunny", &segment, &[], None).unwrap();
+}
+
+#[test]
+fn a_provider_key_of_the_wrong_form_is_an_error_naming_it() {
+    let dir = tempdir("provider-key");
+    std::fs::write(dir.join("k"), "not+base64url/").unwrap();
+    let out = run(
+        &[
+            "sign",
+            "--provider",
+            "google-cloud-cdn",
+            "--provider-key",
+            &format!("edge-key={}", dir.join("k").display()),
+            "--url",
+            "https://cdn.example.com/a",
+            "--expires",
+            "4000000000",
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("key edge-key"), "{}", stderr(&out));
+    assert!(stdout(&out).is_empty(), "nothing signed");
+}
