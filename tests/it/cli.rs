@@ -752,7 +752,11 @@ fn sign_folder_credentials_as_cookie_and_path_and_verify_them() {
     outside.extend(provider_args("google-cloud-cdn"));
     let refused = run_owned(&outside);
     assert_eq!(refused.status.code(), Some(1));
-    assert!(stdout(&refused).contains("URLPrefix"), "{}", stdout(&refused));
+    assert!(
+        stdout(&refused).contains("URLPrefix"),
+        "{}",
+        stdout(&refused)
+    );
     // A path token for Bunny: the entry URL carries it, a segment beside it inherits it.
     let mut args = vec![
         "sign".to_owned(),

@@ -614,3 +614,51 @@ async fn links_and_folder_tokens_download_through_the_providers_own_edge() {
         );
     }
 }
+
+#[tokio::test]
+async fn the_readme_configuration_of_every_provider_loads_as_written() {
+    let readme = std::fs::read_to_string(signgate_testkit::app::repo().join("README.md")).unwrap();
+    let start = readme
+        .find("<!-- providers-config:start -->")
+        .expect("marker");
+    let end = readme
+        .find("<!-- providers-config:end -->")
+        .expect("marker");
+    let block = &readme[start..end];
+    let toml = &block[block.find("```toml\n").unwrap() + 8..block.rfind("```").unwrap()];
+    // The files and variables it names, filled with the demo keys.
+    let dir = signgate_testkit::fs::tempdir();
+    let demo = signgate_testkit::app::repo().join("config/dev/providers");
+    for (name, demo_file) in [
+        ("cdn-key-2026", "google-cloud-cdn.key"),
+        ("SIGNGATE_CDN_KEY_2025", "google-cloud-cdn-old.key"),
+        ("media-ed25519.pem", "google-media-cdn-ed25519.pem"),
+        ("SIGNGATE_AKAMAI_KEY", "akamai.hex"),
+        ("SIGNGATE_AKAMAI_TRANSITION_KEY", "akamai-transition.hex"),
+        ("bunny-token-key", "bunny.key"),
+        ("nginx-secret", "nginx-secure-link.secret"),
+    ] {
+        std::fs::copy(demo.join(demo_file), dir.join(name)).unwrap();
+    }
+    let toml = toml
+        .replace("/etc/signgate/", &format!("{}/", dir.display()))
+        .replace("key_env = \"", &format!("key_file = \"{}/", dir.display()));
+    let (config, _) = signgate_testkit::fs::config_file(&format!("\n{toml}"));
+    let loaded = settings(&config, &[]).unwrap_or_else(|e| panic!("{e:#}"));
+    let providers: Vec<&str> = loaded
+        .distributions
+        .iter()
+        .map(|d| d.signer.provider())
+        .collect();
+    assert_eq!(
+        providers,
+        [
+            "cloudfront",
+            "google-cloud-cdn",
+            "google-media-cdn",
+            "akamai",
+            "bunny",
+            "nginx-secure-link"
+        ]
+    );
+}
