@@ -166,6 +166,11 @@ fn run_provider(args: &SignArgs) -> anyhow::Result<ExitCode> {
     };
     match provider.sign_prefix(prefix, delivery, &grant)? {
         Credential::Cookie { name, value } => println!("{name}={value}"),
+        Credential::Cookies(cookies) => {
+            for (name, value) in cookies {
+                println!("{name}={value}");
+            }
+        }
         Credential::Url(url) => println!("{url}"),
     }
     Ok(ExitCode::SUCCESS)

@@ -62,7 +62,7 @@ pub(super) fn refuse_foreign_options(
 ) -> anyhow::Result<()> {
     use ProviderName::*;
     let algorithm = d.keys.iter().any(|k| k.algorithm.is_some());
-    let options: [(&str, bool, &[ProviderName]); 10] = [
+    let options: [(&str, bool, &[ProviderName]); 12] = [
         ("keys[].algorithm", algorithm, &[GoogleMediaCdn]),
         (
             "keys",
@@ -96,9 +96,11 @@ pub(super) fn refuse_foreign_options(
         ),
         ("ip_binding", d.ip_binding.is_some(), &[Bunny]),
         ("expression", d.expression.is_some(), &[NginxSecureLink]),
+        ("secure_link", d.secure_link.is_some(), &[NginxSecureLink]),
+        ("location", d.location.is_some(), &[NginxSecureLink]),
         (
-            "hash_param",
-            d.hash_param.is_some() || d.expires_param.is_some(),
+            "rotation_selector",
+            d.rotation_selector.is_some(),
             &[NginxSecureLink],
         ),
     ];
@@ -202,7 +204,6 @@ pub(super) fn signer(
     d: &RawDistribution,
     provider: ProviderName,
     at: &str,
-    base_url: &str,
     base: &Path,
     dev: bool,
 ) -> anyhow::Result<CdnSigner> {
@@ -293,42 +294,59 @@ pub(super) fn signer(
             )
         }
         ProviderName::NginxSecureLink => {
+            use nginx_secure_link::{Config, Expression, Location, Rotation, Secret, SecureLink};
             let texts = read_keys(d, at, base, dev, 2)?;
             let active = active(d, &texts, at)?;
+            let location = d
+                .location
+                .as_deref()
+                .map(Location::parse)
+                .transpose()
+                .map_err(|e| anyhow!("{at}.location: {name}: {e}"))?;
+            let source = d.secure_link.as_deref().unwrap_or("$arg_md5,$arg_expires");
+            let source = nginx_secure_link::Source::parse(source)
+                .map_err(|e| anyhow!("{at}.secure_link: {name}: {e}"))?;
             let expression = d.expression.as_deref().ok_or_else(|| {
                 anyhow!("{at}.expression: give the secure_link_md5 expression nginx checks, e.g. \"$secure_link_expires$uri$remote_addr $secret\"")
             })?;
-            let expression = nginx_secure_link::Expression::parse(expression)
-                .map_err(|e| anyhow!("{at}.expression: {name}: {e}"))?;
+            let expression = match &location {
+                Some(location) => Expression::parse_in(expression, location),
+                None => Expression::parse(expression),
+            }
+            .map_err(|e| anyhow!("{at}.expression: {name}: {e}"))?;
             let mut secret = None;
             let mut previous = None;
             for k in &texts {
-                let s = nginx_secure_link::Secret::new(&k.text)
-                    .map_err(|e| anyhow!("{}: {name}: {e}", k.at))?;
+                let s = Secret::new(&k.text).map_err(|e| anyhow!("{}: {name}: {e}", k.at))?;
                 if k.name == active {
                     secret = Some(s);
                 } else {
                     previous = Some(s);
                 }
             }
-            let mut params = nginx_secure_link::Params::default();
-            if let Some(hash) = &d.hash_param {
-                params.hash = hash.clone();
-            }
-            if let Some(expires) = &d.expires_param {
-                params.expires = Some(expires.clone());
-            }
-            let signer = nginx_secure_link::SecureLink::new(
+            let rotation = match (previous, d.rotation_selector.as_deref()) {
+                (None, None) => None,
+                (Some(previous), Some(selector)) => Some(Rotation {
+                    selector: nginx_secure_link::Var::parse(selector)
+                        .map_err(|e| anyhow!("{at}.rotation_selector: {name}: {e}"))?,
+                    name: active.clone(),
+                    previous,
+                }),
+                (Some(_), None) => bail!("{at}.rotation_selector: two keys are a rotation: name the variable nginx's map reads to pick the current secret (e.g. \"$arg_sk\"); links signed with the active key carry its name"),
+                (None, Some(_)) => bail!("{at}.rotation_selector: a rotation needs the previous secret listed in keys"),
+            };
+            let signer = SecureLink::configure(Config {
+                location,
+                source,
                 expression,
-                secret.expect("the active key is among the keys"),
-                previous,
-                params,
-            )
+                secret: secret.expect("the active key is among the keys"),
+                rotation,
+            })
             .map_err(|e| anyhow!("{at}: {name}: {e}"))?;
             (Arc::new(signer), active)
         }
     };
-    Ok(CdnSigner::new(built, active, base_url))
+    Ok(CdnSigner::new(built, active))
 }
 
 /// A provider's signer from command-line arguments (`signgate sign/verify/edge --provider`):
@@ -363,14 +381,7 @@ pub fn signer_for_cli(
         bail!("--provider cloudfront: CloudFront signs with --key and --key-pair-id");
     }
     refuse_foreign_options(&raw, raw.provider, "--option")?;
-    signer(
-        &raw,
-        raw.provider,
-        "provider",
-        base_url,
-        Path::new("."),
-        true,
-    )
+    signer(&raw, raw.provider, "provider", Path::new("."), true)
 }
 
 fn digest(text: &str, allowed: &[Digest]) -> Option<Digest> {

@@ -8,7 +8,7 @@ use signgate_cloudfront::KeySet;
 
 use crate::authorize::{Access, KeyPattern, Requirement, RuleSettings};
 use crate::sign::{
-    CloudFrontSigner, Distribution, FolderForm, PolicyChoice, Signer, TargetSettings,
+    Capabilities, CloudFrontSigner, Distribution, FolderForm, PolicyChoice, Signer, TargetSettings,
     UrlCacheSettings,
 };
 
@@ -128,7 +128,7 @@ impl RawRule {
                 other.provider()
             ),
         };
-        let policy = self.check_provider(at, &distribution)?;
+        let (policy, capabilities) = self.check_provider(at, &distribution, &pattern)?;
         let require = self
             .require
             .iter()
@@ -173,6 +173,7 @@ impl RawRule {
             policy,
             bind_client_ip: self.bind_client_ip,
             folder: self.folder_token,
+            capabilities,
             url_cache: (self.cache_step_seconds > 0).then_some(UrlCacheSettings {
                 step_seconds: self.cache_step_seconds,
                 max_entries: self.cache_entries,
@@ -189,7 +190,8 @@ impl RawRule {
         &self,
         at: &str,
         distribution: &Distribution,
-    ) -> anyhow::Result<PolicyChoice> {
+        pattern: &KeyPattern,
+    ) -> anyhow::Result<(PolicyChoice, Capabilities)> {
         let provider = distribution.signer.provider();
         let caps = match &distribution.signer {
             Signer::CloudFront(_) => {
@@ -200,9 +202,13 @@ impl RawRule {
                 if self.cookies && self.folder_token != FolderForm::Cookie {
                     bail!("{at}.folder_token: cloudfront hands a folder out as signed cookies only; drop folder_token");
                 }
-                return Ok(policy);
+                return Ok((policy, Capabilities::default()));
             }
-            Signer::Cdn(signer) => signer.capabilities,
+            Signer::Cdn(signer) => Capabilities::probe(
+                signer.inner(),
+                &distribution.base_url,
+                &probe_folder(pattern),
+            ),
         };
         if self.policy.is_some() {
             bail!(
@@ -233,6 +239,31 @@ impl RawRule {
                 self.folder_token.name()
             );
         }
-        Ok(PolicyChoice::Canned)
+        Ok((PolicyChoice::Canned, caps))
     }
+}
+
+/// A folder of the shape `pattern` governs, for the trial signatures: its literal segments up to
+/// the first `**`, with claim and wildcard segments filled in (`hls/{sub}/**` → `hls/signgate-probe`).
+fn probe_folder(pattern: &KeyPattern) -> String {
+    let mut segments: Vec<&str> = pattern
+        .as_str()
+        .split('/')
+        .take_while(|s| *s != "**")
+        .map(|s| {
+            if s.contains(['*', '?', '{']) {
+                "signgate-probe"
+            } else {
+                s
+            }
+        })
+        .collect();
+    if !pattern.as_str().contains("**") {
+        // The last segment names an object, not a folder.
+        segments.pop();
+    }
+    if segments.is_empty() {
+        segments.push("signgate-probe");
+    }
+    segments.join("/")
 }

@@ -61,9 +61,15 @@ pub(super) struct RawDistribution {
     pub(super) ip_binding: Option<String>,
     /// nginx-secure-link: the `secure_link_md5` expression, as in nginx's configuration.
     pub(super) expression: Option<String>,
-    /// nginx-secure-link: the query parameters of `secure_link $arg_<hash>,$arg_<expires>`.
-    pub(super) hash_param: Option<String>,
-    pub(super) expires_param: Option<String>,
+    /// nginx-secure-link: the value of `secure_link` (default `$arg_md5,$arg_expires`), which
+    /// decides the form: `$arg_…` query, `$cookie_…` cookies, captures of `location` the path.
+    pub(super) secure_link: Option<String>,
+    /// nginx-secure-link: the regex of the `location ~` block, whose named captures the
+    /// expression and `secure_link` may use (`^(?<sl_folder>/hls/[^/]+/)...` names the folder).
+    pub(super) location: Option<String>,
+    /// nginx-secure-link with two keys: the variable nginx's `map` reads to pick the current
+    /// secret (`$arg_sk`, `$cookie_sl_key`, a capture); its value is the active key's name.
+    pub(super) rotation_selector: Option<String>,
     /// Domain attribute of signed cookies; "" or absent: host-only cookies.
     #[serde(default)]
     cookie_domain: String,
@@ -215,7 +221,7 @@ pub(super) fn distributions(
                         bail!("{at}.{field}: only for provider \"cloudfront\"; {} keys are listed in keys", other.name());
                     }
                 }
-                Signer::Cdn(providers::signer(d, other, &at, &base_url, base, dev)?)
+                Signer::Cdn(providers::signer(d, other, &at, base, dev)?)
             }
         };
         let cookies = cookie_settings(d, &at, &url, public_url)?;

@@ -3,10 +3,11 @@
 //!
 //! What a provider can do (bind an IPv4 or IPv6 client, cover a query parameter such as the
 //! download name, hand a folder credential out as a cookie, in the path or in the query) is not
-//! declared by hand: [`Capabilities::probe`] finds it out at start-up by signing trial URLs and
-//! checking them with the provider's own verifier, exactly as its edge would. A rule that asks
-//! for something its provider cannot do is then refused when the configuration is loaded, and a
-//! request is never signed in a form the edge would not enforce.
+//! declared by hand: [`Capabilities::probe`] finds it out at start-up, for each rule, by signing
+//! trial URLs under a folder of the rule's own shape and checking them with the provider's own
+//! verifier, exactly as its edge would. A rule that asks for something its provider cannot do is
+//! then refused when the configuration is loaded, and a request is never signed in a form the
+//! edge would not enforce.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
@@ -15,12 +16,11 @@ use signgate_providers::{Credential, Delivery, EdgeRequest, Grant, Provider};
 
 use super::{FolderCredential, FolderForm, SignError, SignedObject, Window};
 
-/// A distribution's provider, its active key's name and what it was found to enforce.
+/// A distribution's provider and its active key's name.
 #[derive(Clone)]
 pub struct CdnSigner {
     provider: Arc<dyn Provider>,
     active_key: String,
-    pub capabilities: Capabilities,
 }
 
 impl std::fmt::Debug for CdnSigner {
@@ -28,19 +28,16 @@ impl std::fmt::Debug for CdnSigner {
         f.debug_struct("CdnSigner")
             .field("provider", &self.provider())
             .field("active_key", &self.active_key)
-            .field("capabilities", &self.capabilities)
             .finish_non_exhaustive()
     }
 }
 
 impl CdnSigner {
-    /// `provider` signing for `base_url` with the key named `active_key`; probes what it enforces.
-    pub fn new(provider: Arc<dyn Provider>, active_key: String, base_url: &str) -> Self {
-        let capabilities = Capabilities::probe(provider.as_ref(), base_url);
+    /// `provider`, signing with the key named `active_key`.
+    pub fn new(provider: Arc<dyn Provider>, active_key: String) -> Self {
         CdnSigner {
             provider,
             active_key,
-            capabilities,
         }
     }
 
@@ -58,8 +55,7 @@ impl CdnSigner {
         self.provider.as_ref()
     }
 
-    fn grant(&self, window: &Window) -> Result<Grant, SignError> {
-        let caps = &self.capabilities;
+    fn grant(&self, window: &Window, caps: &Capabilities) -> Result<Grant, SignError> {
         match window.client_ip {
             Some(IpAddr::V4(_)) if !caps.ipv4 => Err(SignError::IpBindingUnavailable),
             Some(IpAddr::V6(_)) if !caps.ipv6 => Err(SignError::IpBindingUnavailable),
@@ -71,8 +67,13 @@ impl CdnSigner {
         }
     }
 
-    pub(super) fn sign_url(&self, url: &str, window: &Window) -> Result<SignedObject, SignError> {
-        let grant = self.grant(window)?;
+    pub(super) fn sign_url(
+        &self,
+        url: &str,
+        window: &Window,
+        caps: &Capabilities,
+    ) -> Result<SignedObject, SignError> {
+        let grant = self.grant(window, caps)?;
         let signed = self
             .provider
             .sign_url(url, &grant)
@@ -90,8 +91,9 @@ impl CdnSigner {
         form: FolderForm,
         entry: Option<&str>,
         window: &Window,
+        caps: &Capabilities,
     ) -> Result<FolderCredential, SignError> {
-        let grant = self.grant(window)?;
+        let grant = self.grant(window, caps)?;
         let delivery = match (form, entry) {
             (FolderForm::Cookie, _) => Delivery::Cookie,
             (FolderForm::Path, Some(url)) => Delivery::Path { url },
@@ -108,6 +110,7 @@ impl CdnSigner {
             .map_err(|e| SignError::Unsignable(e.to_string()))?;
         let (cookies, url) = match credential {
             Credential::Cookie { name, value } => (vec![(name, value)], None),
+            Credential::Cookies(cookies) => (cookies, None),
             Credential::Url(url) => (Vec::new(), Some(url)),
         };
         Ok(FolderCredential {
@@ -149,9 +152,20 @@ const V6: IpAddr = IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 0x10))
 const V6_OTHER: IpAddr = IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 0x10));
 
 impl Capabilities {
-    /// Signs trial URLs under `base_url` and checks each with the provider's verifier.
-    pub fn probe(provider: &dyn Provider, base_url: &str) -> Self {
-        let object = format!("{base_url}/signgate-probe/index.m3u8");
+    /// Signs trial URLs under `base_url/folder/` (a folder of the rule's shape: its literal
+    /// prefix, any claim or wildcard segment filled in) and checks each with the provider's
+    /// verifier.
+    pub fn probe(provider: &dyn Provider, base_url: &str, folder: &str) -> Self {
+        let prefix = format!("{base_url}/{folder}/");
+        let object = format!("{prefix}index.m3u8");
+        // The same URL with the folder's last segment renamed: a sibling folder.
+        let beside_folder = |url: &str| {
+            url.replacen(
+                &format!("/{folder}/"),
+                &format!("/{folder}-signgate-other/"),
+                1,
+            )
+        };
         let grant = |client_ip| Grant {
             expires: NOW + 300,
             starts: None,
@@ -185,12 +199,18 @@ impl Capabilities {
                 Err(_) => false,
             }
         };
-        let prefix = format!("{base_url}/signgate-probe/");
         let inside = format!("{prefix}segment-1.ts");
-        let outside = format!("{base_url}/signgate-probe-other/index.m3u8");
+        let outside = beside_folder(&object);
         let cookie = match provider.sign_prefix(&prefix, Delivery::Cookie, &g) {
             Ok(Credential::Cookie { name, value }) => {
                 let jar = [(name.as_str(), value.as_str())];
+                verifies(&inside, &jar, V4) && !verifies(&outside, &jar, V4)
+            }
+            Ok(Credential::Cookies(cookies)) => {
+                let jar: Vec<(&str, &str)> = cookies
+                    .iter()
+                    .map(|(n, v)| (n.as_str(), v.as_str()))
+                    .collect();
                 verifies(&inside, &jar, V4) && !verifies(&outside, &jar, V4)
             }
             _ => false,
@@ -202,12 +222,15 @@ impl Capabilities {
         let path = in_url(Delivery::Path { url: &object }).is_some_and(|url| {
             // A player resolves `segment-1.ts` against the entry URL.
             let beside = format!("{}segment-1.ts", &url[..url.rfind('/').unwrap_or(0) + 1]);
-            let escaped = url.replacen("/signgate-probe/", "/signgate-probe-other/", 1);
-            verifies(&url, &[], V4) && verifies(&beside, &[], V4) && !verifies(&escaped, &[], V4)
+            let escaped = beside_folder(&url);
+            verifies(&url, &[], V4)
+                && verifies(&beside, &[], V4)
+                && escaped != url
+                && !verifies(&escaped, &[], V4)
         });
         let query = in_url(Delivery::Query { url: &object }).is_some_and(|url| {
-            let escaped = url.replacen("/signgate-probe/", "/signgate-probe-other/", 1);
-            verifies(&url, &[], V4) && !verifies(&escaped, &[], V4)
+            let escaped = beside_folder(&url);
+            verifies(&url, &[], V4) && escaped != url && !verifies(&escaped, &[], V4)
         });
         Capabilities {
             needs_client_ip,

@@ -120,6 +120,8 @@ pub struct TargetSettings {
     pub bind_client_ip: bool,
     /// How a folder credential is delivered, for rules with `cookies = true`.
     pub folder: FolderForm,
+    /// What the provider was found to enforce for this rule (CloudFront: unused).
+    pub capabilities: Capabilities,
     /// Stable URLs: `None`, or the step and the number of URLs kept.
     pub url_cache: Option<UrlCacheSettings>,
 }
@@ -137,6 +139,7 @@ pub struct SignTarget {
     pub policy: PolicyChoice,
     pub bind_client_ip: bool,
     pub folder: FolderForm,
+    pub capabilities: Capabilities,
     /// Stable, cacheable URLs: expiries rounded up to a step, signed URLs reused within it.
     pub url_cache: Option<UrlCache>,
 }
@@ -168,6 +171,7 @@ impl SignTarget {
             policy: settings.policy,
             bind_client_ip: settings.bind_client_ip,
             folder: settings.folder,
+            capabilities: settings.capabilities,
             url_cache: settings.url_cache.map(|c| {
                 UrlCache::new(
                     c.step_seconds,
@@ -194,10 +198,11 @@ impl SignTarget {
         now: u64,
     ) -> Result<SignedObject, SignError> {
         let dist = &self.distribution;
-        if let (Some(_), Signer::Cdn(s)) = (download, &dist.signer) {
-            if !s.capabilities.download {
-                return Err(SignError::DownloadUnsupported);
-            }
+        if download.is_some()
+            && matches!(dist.signer, Signer::Cdn(_))
+            && !self.capabilities.download
+        {
+            return Err(SignError::DownloadUnsupported);
         }
         let window = self.window(client_ip, now);
         let cache_key = self
@@ -219,7 +224,7 @@ impl SignTarget {
         }
         let signed = match &dist.signer {
             Signer::CloudFront(s) => s.sign_url(&url, &window)?,
-            Signer::Cdn(s) => s.sign_url(&url, &window)?,
+            Signer::Cdn(s) => s.sign_url(&url, &window, &self.capabilities)?,
         };
         if let Some((cache, k)) = cache_key {
             cache.insert(k, &signed);
@@ -244,7 +249,9 @@ impl SignTarget {
         window.force_custom = true;
         let mut credential = match &dist.signer {
             Signer::CloudFront(s) => s.sign_cookies(&prefix, &window)?,
-            Signer::Cdn(s) => s.sign_folder(&prefix, self.folder, entry, &window)?,
+            Signer::Cdn(s) => {
+                s.sign_folder(&prefix, self.folder, entry, &window, &self.capabilities)?
+            }
         };
         credential.path = format!("{}/{folder_path}/", dist.cookies.base_path);
         credential.max_age = self.lifetime_seconds;

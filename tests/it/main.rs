@@ -21,6 +21,7 @@ mod jwt;
 mod limits;
 mod logs;
 mod nginx;
+mod nginx_secure_link;
 mod providers;
 mod reload;
 mod request_frame;

@@ -98,6 +98,9 @@ pub enum Credential {
     Url(String),
     /// A cookie to set on the CDN host.
     Cookie { name: String, value: String },
+    /// Cookies to set together on the CDN host, name and value, each with the same attributes
+    /// (nginx's cookie form reads the hash and the expiry from two cookies).
+    Cookies(Vec<(String, String)>),
 }
 
 /// A request as the CDN's edge sees it.

@@ -299,6 +299,7 @@ proptest! {
                     let value = tweak(value);
                     refusal(verifier, target, &[(name.as_str(), value.as_str())], ip, now)
                 }
+                Credential::Cookies(_) => panic!("Akamai sets one cookie"),
             }
         };
         let same = |s: &str| s.to_owned();

@@ -421,6 +421,7 @@ fn apply(credential: &Credential, entry: &str, target: &str) -> Applied {
             url: target.to_owned(),
             cookie: Some(value.clone()),
         },
+        Credential::Cookies(_) => panic!("Media CDN sets one cookie"),
     }
 }
 

@@ -79,9 +79,16 @@ fn documentation_example_matches_byte_for_byte() {
         ..EdgeRequest::new(&signed, 0)
     };
     assert!(nginx.verify(&request).is_ok());
+    // nginx: expired when the expiry is before the current second.
+    assert!(nginx
+        .verify(&EdgeRequest {
+            now: 2147483647,
+            ..request
+        })
+        .is_ok());
     assert_eq!(
         nginx.verify(&EdgeRequest {
-            now: 2147483647,
+            now: 2147483648,
             ..request
         }),
         Err(Refusal::NginxSecureLink(Denial::Expired))
@@ -137,6 +144,17 @@ fn bad_configuration_and_input_are_refused() {
     );
     assert!(Expression::parse("${secure_link_expires}${uri}$arg_u|$secret").is_ok());
     assert_eq!(Secret::new("").unwrap_err(), Error::EmptySecret);
+    assert_eq!(Secret::new("a$b").unwrap_err(), Error::SecretCharacter('$'));
+    assert_eq!(
+        SecureLink::new(
+            Expression::parse("$secure_link_expires$uri $secret").unwrap(),
+            Secret::new("new").unwrap(),
+            Some(Secret::new("old").unwrap()),
+            Params::default()
+        )
+        .unwrap_err(),
+        Error::PreviousNeedsRotation
+    );
     assert!(!format!("{:?}", Secret::new("hush").unwrap()).contains("hush"));
     let e = Expression::parse("$uri$secret").unwrap();
     let bad = Params {
@@ -152,6 +170,11 @@ fn bad_configuration_and_input_are_refused() {
     assert_eq!(
         err(no_expiry.sign_url("https://h/a", &Grant::until(9))),
         Error::ExpiryNotSigned
+    );
+    let unbound = link("$secure_link_expires $secret", "s", Params::default());
+    assert_eq!(
+        err(unbound.sign_url("https://h/a", &Grant::until(9))),
+        Error::UriNotSigned
     );
     let with_ip = link(
         "$secure_link_expires$uri$remote_addr $secret",
@@ -213,8 +236,8 @@ proptest! {
         let nginx = link(expression, &secret, Params::default());
         let url = format!("https://h{path}");
         let signed = nginx.sign_url(&url, &Grant { client_ip: ip, ..Grant::until(expires) }).unwrap();
-        prop_assert_eq!(refusal(&nginx, &signed, ip, expires - 1), None);
-        prop_assert_eq!(refusal(&nginx, &signed, ip, expires), Some(Denial::Expired));
+        prop_assert_eq!(refusal(&nginx, &signed, ip, expires), None);
+        prop_assert_eq!(refusal(&nginx, &signed, ip, expires + 1), Some(Denial::Expired));
         let moved = signed.replacen(&format!("h{path}"), &format!("h{path}x"), 1);
         prop_assert_eq!(refusal(&nginx, &moved, ip, 0), Some(Denial::BadHash));
         let later = signed.replace(&format!("expires={expires}"), &format!("expires={}", expires + 1));
@@ -229,14 +252,26 @@ proptest! {
         }
         if other != secret {
             prop_assert_eq!(refusal(&link(expression, &other, Params::default()), &signed, ip, 0), Some(Denial::BadHash));
-            // During rotation the previous secret still verifies.
-            let rotating = SecureLink::new(
-                Expression::parse(expression).unwrap(),
-                Secret::new(&other).unwrap(),
-                Some(Secret::new(&secret).unwrap()),
-                Params::default(),
-            ).unwrap();
-            prop_assert_eq!(rotating.verify(&EdgeRequest { client_ip: ip, ..EdgeRequest::new(&signed, 0) }).unwrap().key, "previous");
+            // During rotation the previous secret (the map's default) still verifies the links
+            // signed before it began, and the current one those that name it.
+            let rotating = SecureLink::configure(Config {
+                location: None,
+                source: Source::parse("$arg_md5,$arg_expires").unwrap(),
+                expression: Expression::parse(expression).unwrap(),
+                secret: Secret::new(&other).unwrap(),
+                rotation: Some(Rotation {
+                    selector: Var::parse("$arg_sk").unwrap(),
+                    name: "k2".into(),
+                    previous: Secret::new(&secret).unwrap(),
+                }),
+            }).unwrap();
+            let at = |url: &str| rotating.verify(&EdgeRequest { client_ip: ip, ..EdgeRequest::new(url, 0) });
+            prop_assert_eq!(at(&signed).unwrap().key, "previous");
+            let current = rotating.sign_url(&url, &Grant { client_ip: ip, ..Grant::until(expires) }).unwrap();
+            prop_assert!(current.ends_with("&sk=k2"), "{}", current);
+            prop_assert_eq!(at(&current).unwrap().key, "primary");
+            prop_assert_eq!(at(current.trim_end_matches("&sk=k2")), Err(Refusal::NginxSecureLink(Denial::BadHash)));
+            prop_assert_eq!(at(&format!("{signed}&sk=k2")), Err(Refusal::NginxSecureLink(Denial::BadHash)));
         }
     }
 }

@@ -9,6 +9,7 @@
 //!   CDN's verifier built independently from the same key files;
 //! - [`backends`]: Redis and PostgreSQL from the environment, JWKS providers, a fault proxy;
 //! - [`process`]: child processes (signgate, nginx, Caddy, browsers) stopped when a test ends;
+//! - [`nginx`]: a real nginx on a free port with the test's configuration, and README snippets;
 //! - [`fs`]: temporary folders and configuration copies;
 //! - [`logs`]: capturing one test's log lines without a global subscriber.
 
@@ -19,6 +20,7 @@ pub mod edge;
 pub mod fs;
 pub mod http;
 pub mod logs;
+pub mod nginx;
 pub mod process;
 pub mod providers;
 pub mod tokens;
