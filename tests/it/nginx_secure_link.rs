@@ -29,6 +29,7 @@ fn files(dir: &Path) {
     for (key, body) in [
         ("files/notes.txt", &b"nginx serves these bytes\n"[..]),
         (UTF8_KEY, "grüße, 100% \u{0}\n".as_bytes()),
+        ("files/a b/ü.txt", "signed through the service\n".as_bytes()),
         ("folders/album/one.txt", b"first file of the album\n"),
         ("folders/other/two.txt", b"another folder\n"),
         (
@@ -377,4 +378,85 @@ async fn nginx_secure_link_path_form_is_inherited_by_relative_segment_urls() {
     expect(&hls, &outside, &[], LOCAL, 403, None).await;
     let tampered = tamper(&playlist, "/k2/");
     expect(&hls, &tampered, &[], LOCAL, 403, None).await;
+}
+
+/// The service itself, configured with the snippet's lines for the file links and the path
+/// form, in front of the real nginx: its 302s and folder tokens download from nginx, and nginx
+/// refuses what the rules refuse.
+#[tokio::test]
+async fn the_service_signs_links_and_folder_tokens_the_real_nginx_accepts() {
+    let nginx = start().await;
+    let dir = signgate_testkit::fs::tempdir();
+    std::fs::write(dir.join("current"), CURRENT).unwrap();
+    std::fs::write(dir.join("previous"), PREVIOUS).unwrap();
+    let keys = serde_json::json!([
+        {"name": "k2", "key_file": dir.join("current")},
+        {"name": "k1", "key_file": dir.join("previous")},
+    ]);
+    let base = nginx.url("");
+    let base = base.trim_end_matches('/');
+    let distributions = serde_json::json!([
+        {
+            "name": "files", "provider": "nginx-secure-link", "url": base, "keys": keys,
+            "active_key": "k2", "rotation_selector": "$arg_sk",
+            "expression": "$secure_link_expires$uri$remote_addr $secret",
+        },
+        {
+            "name": "hls", "provider": "nginx-secure-link", "url": base, "keys": keys,
+            "active_key": "k2", "rotation_selector": "$sl_key",
+            "location": r"^(?<sl_folder>/hls/[^/]+/)(?<sl_key>[\w-]+)/(?<sl_hash>[\w-]+)/(?<sl_expires>\d+)/(?<sl_file>.*)$",
+            "secure_link": "$sl_hash,$sl_expires",
+            "expression": "$secure_link_expires$sl_folder $secret",
+        },
+    ]);
+    let rules = serde_json::json!([
+        {"pattern": "files/**", "access": "authenticated", "distribution": "files", "bind_client_ip": true},
+        {"pattern": "hls/{sub}/**", "access": "authenticated", "distribution": "hls", "cookies": true, "folder_token": "path"},
+    ]);
+    let app =
+        signgate_testkit::app::spawn_app(&[("distributions", distributions), ("rules", rules)])
+            .await;
+    let t = signgate_testkit::tokens::token("show", serde_json::json!({}));
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let r = app.get("/files/files/a%20b/%C3%BC.txt", Some(&t)).await;
+    assert_eq!(r.status(), 302, "{:?}", r.text().await);
+    let link = signgate_testkit::http::location(&r);
+    assert!(link.contains("&sk=k2"), "{link}");
+    let r = client.get(&link).send().await.unwrap();
+    assert_eq!(r.status(), 200, "{link}");
+    assert_eq!(
+        r.bytes().await.unwrap().as_ref(),
+        b"signed through the service\n"
+    );
+    let other = link.replace("a%20b", "a%20c");
+    assert_eq!(client.get(&other).send().await.unwrap().status(), 403);
+
+    let entry = signgate_testkit::http::location(
+        &app.get("/cookies/hls/show?next=index.m3u8", Some(&t)).await,
+    );
+    assert!(entry.starts_with(&nginx.url("/hls/show/k2/")), "{entry}");
+    let r = client.get(&entry).send().await.unwrap();
+    assert_eq!(r.status(), 200, "{entry}");
+    let segment = reqwest::Url::parse(&entry)
+        .unwrap()
+        .join("720p/seg0.ts")
+        .unwrap();
+    let r = client.get(segment.as_str()).send().await.unwrap();
+    assert_eq!(r.status(), 200, "{segment}");
+    assert_eq!(
+        r.bytes().await.unwrap().as_ref(),
+        &[0x47, 0x00, 0xff, 0x10, 0x47]
+    );
+    let bob = entry
+        .replace("/hls/show/", "/hls/other/")
+        .replace("index.m3u8", "seg0.ts");
+    assert_eq!(client.get(&bob).send().await.unwrap().status(), 403);
+    // The rules still decide: another user's folder is never signed.
+    signgate_testkit::http::assert_nothing_signed(
+        app.get("/cookies/hls/other?next=seg0.ts", Some(&t)).await,
+    )
+    .await;
 }
