@@ -16,7 +16,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use crate::authenticate::AuthFailure;
-use crate::authorize::sql_grant::GrantUnavailable;
+use crate::authorize::sql_grant::{GrantError, GrantUnavailable};
 use crate::object_key::KeyRejection;
 use crate::rate_limit::Limited;
 use crate::sign::SignError;
@@ -232,6 +232,15 @@ impl From<Limited> for AppError {
     fn from(l: Limited) -> Self {
         AppError::RateLimited {
             retry_after: l.retry_after,
+        }
+    }
+}
+
+impl From<GrantError<Limited>> for AppError {
+    fn from(e: GrantError<Limited>) -> Self {
+        match e {
+            GrantError::Unavailable(u) => u.into(),
+            GrantError::Refused(limited) => limited.into(),
         }
     }
 }

@@ -113,6 +113,13 @@ pub async fn sign_objects(
         return Err(AppError::PayloadTooLarge);
     }
     let principal = authenticate(app, headers).await?;
+    // Limits count work: every key after the first is one more signature (and the request's own
+    // unit was charged on arrival). All or nothing, before anything is signed.
+    let extra = u32::try_from(keys.len().saturating_sub(1)).unwrap_or(u32::MAX);
+    if let Some(subject) = principal.subject() {
+        app.limits.charge_subject(subject, extra)?;
+    }
+    app.limits.charge_ip(caller.client_ip, extra)?;
     // An anonymous caller's "sign in first" answers are one audit line for the call, not one per
     // key (a batch of 1,000 would otherwise write 1,000 lines for one unauthenticated request).
     let audit_logins = principal.subject().is_some();
@@ -179,7 +186,8 @@ pub async fn sign_folder(
             return Err(refusal(not_found));
         }
     };
-    if !rule.sql_grant_allows(&principal, &folder).await? {
+    let charge = || charge_query(app, &principal);
+    if !rule.sql_grant_allows(&principal, &folder, charge).await? {
         crate::audit!(subject, folder = %folder, decision = "deny", kind = "cookies", grant = sql_grant_name(rule));
         return Err(refusal(rule.deny_as_not_found));
     }
@@ -266,7 +274,8 @@ async fn authorize_and_sign(
     let subject = principal.subject().unwrap_or("-");
     match app.rules.decide(key, principal) {
         Decision::Allow(rule) => {
-            if !rule.sql_grant_allows(principal, key).await? {
+            let charge = || charge_query(app, principal);
+            if !rule.sql_grant_allows(principal, key, charge).await? {
                 crate::audit!(subject, object = %key, decision = "deny", grant = sql_grant_name(rule));
                 return Err(refusal(rule.deny_as_not_found));
             }
@@ -301,6 +310,14 @@ async fn authorize_and_sign(
             crate::audit!(subject, object = %key, decision = "deny");
             Err(refusal(not_found))
         }
+    }
+}
+
+/// A SQL grant query the decision cache did not answer is work: one unit of the subject's limit.
+fn charge_query(app: &App, principal: &Principal) -> Result<(), Limited> {
+    match principal.subject() {
+        Some(subject) => app.limits.charge_subject(subject, 1),
+        None => Ok(()),
     }
 }
 

@@ -1,4 +1,10 @@
 //! Per-subject and per-client-IP rate limits (GCRA), answered with 429 and `Retry-After`.
+//!
+//! Limits count work, not requests: a request is one unit, and the work it asks for beyond its
+//! first signature is charged too ([`RateLimits::charge_subject`], [`RateLimits::charge_ip`]):
+//! every further key of a `/sign` batch, every SQL grant query a decision cache did not answer.
+//! So one subject within its limit cannot take the signing core or the grant database from
+//! everyone else by packing work into few requests.
 
 use std::net::IpAddr;
 use std::num::NonZeroU32;
@@ -64,6 +70,37 @@ impl RateLimits {
                 .check_key(&subject.to_owned())
                 .map_err(|n| self.limited(n.wait_time_from(self.clock.now()))),
             None => Ok(()),
+        }
+    }
+
+    /// Charges `units` more of work to `subject`, all or nothing.
+    pub fn charge_subject(&self, subject: &str, units: u32) -> Result<(), Limited> {
+        match (&self.per_subject, NonZeroU32::new(units)) {
+            (Some(l), Some(n)) => self.charge(l, &subject.to_owned(), n),
+            _ => Ok(()),
+        }
+    }
+
+    /// Charges `units` more of work to the client address `ip`, all or nothing.
+    pub fn charge_ip(&self, ip: IpAddr, units: u32) -> Result<(), Limited> {
+        match (&self.per_ip, NonZeroU32::new(units)) {
+            (Some(l), Some(n)) => self.charge(l, &ip, n),
+            _ => Ok(()),
+        }
+    }
+
+    fn charge<K: std::hash::Hash + Eq + Clone>(
+        &self,
+        limiter: &DefaultKeyedRateLimiter<K>,
+        key: &K,
+        units: NonZeroU32,
+    ) -> Result<(), Limited> {
+        match limiter.check_key_n(key, units) {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(not_until)) => Err(self.limited(not_until.wait_time_from(self.clock.now()))),
+            // More than the burst at once: never allowed (the configuration keeps the burst at
+            // least the largest batch, so only a bug gets here).
+            Err(_) => Err(Limited { retry_after: 60 }),
         }
     }
 

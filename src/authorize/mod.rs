@@ -80,14 +80,17 @@ pub struct Rule<T> {
 impl<T> Rule<T> {
     /// Whether the rule's SQL grant, if it has one, also allows `key` for this caller. An
     /// anonymous caller is never granted anything by a query.
-    pub async fn sql_grant_allows(
+    /// Whether the rule's SQL grant (if any) allows `key`; `before_query` may refuse a query
+    /// the decision cache did not answer.
+    pub async fn sql_grant_allows<E>(
         &self,
         principal: &Principal,
         key: &ObjectKey,
-    ) -> Result<bool, sql_grant::GrantUnavailable> {
+        before_query: impl FnOnce() -> Result<(), E>,
+    ) -> Result<bool, sql_grant::GrantError<E>> {
         match (&self.sql_grant, principal) {
             (None, _) => Ok(true),
-            (Some(grant), Principal::User(user)) => grant.allows(user, key).await,
+            (Some(grant), Principal::User(user)) => grant.allows(user, key, before_query).await,
             (Some(_), Principal::Anonymous) => Ok(false),
         }
     }

@@ -33,6 +33,13 @@ pub struct GrantSettings {
 #[error("the grant database is unavailable")]
 pub struct GrantUnavailable;
 
+/// No decision: the database did not answer, or the query was refused before it was sent.
+#[derive(Debug, PartialEq, Eq)]
+pub enum GrantError<E> {
+    Unavailable(GrantUnavailable),
+    Refused(E),
+}
+
 /// What a query placeholder is bound to (always as text): `subject`, `key` or `claim:NAME`.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Deserialize)]
 #[serde(try_from = "String")]
@@ -119,8 +126,14 @@ impl SqlGrant {
         }
     }
 
-    /// Whether `user` may read `key`: from the cache, or one query.
-    pub async fn allows(&self, user: &User, key: &ObjectKey) -> Result<bool, GrantUnavailable> {
+    /// Whether `user` may read `key`: from the cache, or one query, which `before_query` may
+    /// refuse (the flow charges it to the subject's rate limit: a query is work).
+    pub async fn allows<E>(
+        &self,
+        user: &User,
+        key: &ObjectKey,
+        before_query: impl FnOnce() -> Result<(), E>,
+    ) -> Result<bool, GrantError<E>> {
         let mut values = Vec::with_capacity(self.params.len());
         for p in &self.params {
             values.push(match p {
@@ -148,6 +161,7 @@ impl SqlGrant {
         if self.denied.contains_key(&cache_key) {
             return Ok(false);
         }
+        before_query().map_err(GrantError::Refused)?;
         match self
             .pool
             .exists(&self.query, &values, self.query_timeout)
@@ -164,7 +178,7 @@ impl SqlGrant {
             }
             Err(err) => {
                 self.health.failed(&err);
-                Err(GrantUnavailable)
+                Err(GrantError::Unavailable(GrantUnavailable))
             }
         }
     }

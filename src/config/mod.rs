@@ -129,7 +129,7 @@ fn check(raw: RawConfig, base: &Path, source: &Path) -> anyhow::Result<Config> {
     Ok(Config {
         dev,
         log: raw.log.check()?,
-        limits: raw.limits.check(),
+        limits: raw.limits.check(server.max_batch_keys)?,
         auth: raw.auth.check(base, dev)?,
         grants: grants::check(&raw.grants)?,
         server,
