@@ -99,6 +99,20 @@ impl KeyPattern {
         )
     }
 
+    /// Whether a segment holds both a claim and a `*` (`users/{sub}-*/**`). Such a segment is
+    /// a prefix (or suffix) match on the claim: alice's `alice-*` also matches `alice-x-photos`,
+    /// which is user `alice-x`'s folder under the same rule. The configuration refuses it unless
+    /// the rule says `claim_prefix = true`.
+    pub fn mixes_claims_and_wildcards(&self) -> bool {
+        self.segments.iter().any(|s| match s {
+            Segment::Pieces(p) => {
+                p.iter().any(|x| matches!(x, Piece::Claim(_)))
+                    && p.iter().any(|x| matches!(x, Piece::Star))
+            }
+            Segment::AnyDepth => false,
+        })
+    }
+
     /// For a pattern ending in `/**`: whether its prefix names exactly `folder` for `user`
     /// (`hls/{sub}/**` names the folder `hls/alice` for alice).
     pub fn matches_folder(&self, folder: &ObjectKey, user: Option<&User>) -> bool {

@@ -38,6 +38,10 @@ pub(super) struct RawRule {
     folder_token: FolderForm,
     /// A `[[grants]]` query that must also return a row.
     grant: Option<String>,
+    /// Accepts a claim and a `*` in one segment (`{sub}-*`), knowing that `alice-*` also
+    /// matches the files of a subject `alice-x`.
+    #[serde(default)]
+    claim_prefix: bool,
     /// Stable, cacheable URLs: round expiries up to this step and reuse signed URLs within it.
     #[serde(default)]
     cache_step_seconds: u64,
@@ -79,6 +83,9 @@ impl RawRule {
     ) -> anyhow::Result<(RuleSettings, TargetSettings)> {
         let pattern = KeyPattern::parse(&self.pattern).map_err(|e| anyhow!("{at}.pattern: {e}"))?;
         let public = self.access == Access::Public;
+        if pattern.mixes_claims_and_wildcards() && !self.claim_prefix {
+            bail!("{at}.pattern: a claim and a * in one segment ({:?}) match other subjects too: alice's \"{{sub}}-*\" also matches \"alice-x-photos\", the folder of a subject alice-x. Give the claim its own segment (\"users/{{sub}}/*\"), or set claim_prefix = true if subjects can never be prefixes of one another", self.pattern);
+        }
         if public && (pattern.uses_claims() || !self.require.is_empty()) {
             bail!("{at}: a public rule cannot use claims or requirements");
         }

@@ -389,3 +389,43 @@ fn keys_are_fetched_over_https_unless_a_dev_setup_fetches_from_loopback() {
         "{err}"
     );
 }
+
+#[test]
+fn jwks_refetches_are_bounded_outside_development() {
+    let issuer = |refresh: u64| {
+        (
+            "auth.jwt.issuers",
+            json!([{"issuer": "idp", "audience": ["signgate"], "algorithms": ["ES256"],
+                    "jwks_url": "https://idp.example/jwks", "jwks_min_refresh_seconds": refresh}]),
+        )
+    };
+    let dir = tempdir();
+    let key = signgate_cloudfront::SigningKey::generate(
+        signgate_cloudfront::KeyPairId::parse("K1").unwrap(),
+        signgate_cloudfront::KeyType::EcdsaP256,
+    )
+    .unwrap();
+    std::fs::write(dir.join("k.pem"), key.private_pkcs8_pem()).unwrap();
+    let key_sets = json!([{"name": "demo", "active": "K1", "keys": [{"key_pair_id": "K1", "private_key_file": dir.join("k.pem")}]}]);
+    let production = |refresh: u64| {
+        settings(
+            &default_config(),
+            &[
+                ("dev", json!(false)),
+                ("key_sets", key_sets.clone()),
+                issuer(refresh),
+            ],
+        )
+    };
+    // 0 would let every token with an unknown kid be a fetch from the identity provider.
+    let err = format!("{:#}", production(0).unwrap_err());
+    assert!(
+        err.contains("auth.jwt.issuers[0].jwks_min_refresh_seconds: at least 1"),
+        "{err}"
+    );
+    let err = format!("{:#}", production(86_401).unwrap_err());
+    assert!(err.contains("at most 86400"), "{err}");
+    production(1).unwrap();
+    // Tests (dev = true) may refetch at once.
+    settings(&default_config(), &[issuer(0)]).unwrap();
+}

@@ -16,6 +16,9 @@ use crate::secret::Secret;
 
 /// The most clock skew an issuer may be allowed (larger values would overflow the time checks).
 const MAX_LEEWAY_SECONDS: u64 = 3600;
+/// Bounds of `jwks_min_refresh_seconds` (below the floor only with `dev = true`).
+const MIN_JWKS_REFRESH_SECONDS: u64 = 1;
+const MAX_JWKS_REFRESH_SECONDS: u64 = 86_400;
 
 /// Bytes trimmed from the end of a JWT secret file.
 const WHITESPACE: &[u8] = b" \t\n\r\x0c";
@@ -131,6 +134,14 @@ impl RawIssuer {
         }
         if self.leeway_seconds > MAX_LEEWAY_SECONDS {
             bail!("{at}.leeway_seconds: at most {MAX_LEEWAY_SECONDS} (it is the clock skew allowed on exp and nbf)");
+        }
+        // An unknown `kid` triggers a refetch at most this often: 0 would let anyone make every
+        // request a fetch from the identity provider (allowed only in development, for tests).
+        if self.jwks_min_refresh_seconds < MIN_JWKS_REFRESH_SECONDS && !dev {
+            bail!("{at}.jwks_min_refresh_seconds: at least {MIN_JWKS_REFRESH_SECONDS} (each token with an unknown kid may trigger a refetch this often; below that only with dev = true)");
+        }
+        if self.jwks_min_refresh_seconds > MAX_JWKS_REFRESH_SECONDS {
+            bail!("{at}.jwks_min_refresh_seconds: at most {MAX_JWKS_REFRESH_SECONDS} (a rotated key would go unseen that long)");
         }
         let min_refresh = Duration::from_secs(self.jwks_min_refresh_seconds);
         let keys = if family == AlgorithmFamily::Hmac {
