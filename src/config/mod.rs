@@ -93,6 +93,7 @@ impl Config {
         let text = std::fs::read_to_string(path).map_err(|e| {
             anyhow::anyhow!("cannot read the configuration file {}: {e}", path.display())
         })?;
+        refuse_misspelled_overrides()?;
         let figment = Figment::from(Toml::string(&text))
             .merge(env_overrides())
             .merge(overrides);
@@ -142,17 +143,49 @@ fn check(raw: RawConfig, base: &Path, source: &Path) -> anyhow::Result<Config> {
 }
 
 /// `SIGNGATE_SECTION__KEY=value`. Variables that are not settings are left alone.
+/// A `SIGNGATE_<SECTION>__<KEY>` variable whose section does not exist is a typo of an override
+/// (`SIGNGATE_SERVR__LISTEN`): refused rather than silently ignored.
+fn refuse_misspelled_overrides() -> anyhow::Result<()> {
+    for (name, _) in std::env::vars_os() {
+        let Some(name) = name.to_str() else { continue };
+        let Some(key) = name.strip_prefix("SIGNGATE_") else {
+            continue;
+        };
+        if key.contains("__") && !is_setting(key) && !key.to_ascii_lowercase().starts_with("test_")
+        {
+            anyhow::bail!("environment variable {name}: no configuration section {:?} (overrides are SIGNGATE_<SECTION>__<KEY>)", key.split("__").next().unwrap_or_default().to_ascii_lowercase());
+        }
+    }
+    Ok(())
+}
+
 fn env_overrides() -> Env {
     Env::prefixed("SIGNGATE_")
         .split("__")
         .filter(|key| is_setting(key.as_str()))
 }
 
-/// `SIGNGATE_` variables that are not settings: the config path, the CLI's key passphrase and
-/// the test suite's service addresses. Keys arrive here in their original case.
+/// Only `SIGNGATE_<SECTION>[__<KEY>...]` variables are settings, for the file's own top-level
+/// sections. Every other `SIGNGATE_` variable is somebody's value, not an override: the config
+/// path, the CLI's key passphrase, the test suite's service addresses, and the variables a file
+/// names for its secrets (`secret_env = "SIGNGATE_HS256_SECRET"`, `database_url_env =
+/// "SIGNGATE_DJANGO_DB"`), which must work as written. Keys arrive here in their original case.
 fn is_setting(key: &str) -> bool {
+    const SECTIONS: [&str; 9] = [
+        "dev",
+        "server",
+        "log",
+        "limits",
+        "auth",
+        "key_sets",
+        "distributions",
+        "rules",
+        "grants",
+    ];
     let key = key.to_ascii_lowercase();
-    !matches!(key.as_str(), "config" | "key_passphrase") && !key.starts_with("test_")
+    let section = key.split(['.']).next().unwrap_or_default();
+    let section = section.split("__").next().unwrap_or_default();
+    SECTIONS.contains(&section)
 }
 
 /// figment's error, one line per problem, with the key named as the checks name it

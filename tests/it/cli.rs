@@ -616,12 +616,25 @@ fn variables_that_are_not_settings_are_left_alone() {
         ],
     );
     assert!(o.status.success(), "{}", stderr(&o));
+    // A variable without `__` is a value some setting may name (`secret_env`), not an override.
     let o = run(&["check-config"], &[("SIGNGATE_NOT_A_SETTING", "1")]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // An override naming a section that does not exist is a typo, and refused.
+    let o = run(
+        &["check-config"],
+        &[("SIGNGATE_SERVR__LISTEN", "0.0.0.0:1")],
+    );
     assert!(
-        !o.status.success() && stderr(&o).contains("not_a_setting"),
-        "unknown settings are still refused: {}",
+        !o.status.success() && stderr(&o).contains("SIGNGATE_SERVR__LISTEN"),
+        "a misspelled override is refused: {}",
         stderr(&o)
     );
+    // A misspelled key inside a real section is refused by the section's own check.
+    let o = run(
+        &["check-config"],
+        &[("SIGNGATE_SERVER__LISTN", "0.0.0.0:1")],
+    );
+    assert!(!o.status.success(), "{}", stderr(&o));
 }
 
 #[test]
@@ -802,4 +815,40 @@ fn a_provider_key_of_the_wrong_form_is_an_error_naming_it() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("key edge-key"), "{}", stderr(&out));
     assert!(stdout(&out).is_empty(), "nothing signed");
+}
+
+#[test]
+fn the_environment_variables_the_examples_name_are_values_not_overrides() {
+    // Every SIGNGATE_ name the commented configuration and README use for a secret or URL
+    // (`database_url_env = "SIGNGATE_DJANGO_DB"`), set as a user following them would.
+    let mut names = std::collections::BTreeSet::new();
+    for file in ["config/signgate.toml", "README.md"] {
+        let text =
+            std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(file)).unwrap();
+        for (i, _) in text.match_indices("\"SIGNGATE_") {
+            let name: String = text[i + 1..]
+                .chars()
+                .take_while(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == '_')
+                .collect();
+            if !name.contains("__") {
+                names.insert(name);
+            }
+        }
+    }
+    assert!(names.contains("SIGNGATE_DJANGO_DB"), "{names:?}");
+    assert!(names.len() >= 5, "{names:?}");
+    let env: Vec<(&str, &str)> = names.iter().map(|n| (n.as_str(), "a value")).collect();
+    let out = run(&["check-config", "--config", "config/signgate.toml"], &env);
+    assert!(out.status.success(), "with {names:?} set: {}", stderr(&out));
+    // A real override still applies.
+    let out = run(
+        &["check-config", "--config", "config/signgate.toml"],
+        &[("SIGNGATE_SERVER__MAX_BATCH_KEYS", "0")],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("server.max_batch_keys"),
+        "{}",
+        stderr(&out)
+    );
 }
