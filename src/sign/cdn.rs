@@ -63,6 +63,7 @@ impl CdnSigner {
                 expires: window.expires,
                 starts: None,
                 client_ip,
+                signed_at: Some(window.signed_at),
             }),
         }
     }
@@ -170,6 +171,7 @@ impl Capabilities {
             expires: NOW + 300,
             starts: None,
             client_ip,
+            signed_at: Some(NOW),
         };
         let verifies = |url: &str, cookies: &[(&str, &str)], client_ip| {
             provider
@@ -241,6 +243,27 @@ impl Capabilities {
             path,
             query,
         }
+    }
+
+    /// Why the provider refuses to sign a URL under `base_url/folder/` that lives `seconds`
+    /// (a store's longest lifetime: GCS's 7 days), found by signing one; `None` when it signs.
+    pub fn lifetime_refusal(
+        &self,
+        provider: &dyn Provider,
+        base_url: &str,
+        folder: &str,
+        seconds: u64,
+    ) -> Option<String> {
+        let grant = Grant {
+            expires: NOW.saturating_add(seconds),
+            starts: None,
+            client_ip: self.needs_client_ip.then_some(V4),
+            signed_at: Some(NOW),
+        };
+        provider
+            .sign_url(&format!("{base_url}/{folder}/index.m3u8"), &grant)
+            .err()
+            .map(|e| e.to_string())
     }
 
     /// Whether a folder credential can be delivered in `form`.

@@ -262,9 +262,11 @@ impl Location {
         }
         let segments: Vec<&str> = parsed.path.split('/').filter(|s| !s.is_empty()).collect();
         let ip_style = host == "localhost" || host.parse::<IpAddr>().is_ok() || host.starts_with('[');
-        let account_in_path =
-            from_host.is_none() && (segments.first() == Some(&account.as_str()) || ip_style);
-        let rest = if account_in_path && segments.first() == Some(&account.as_str()) {
+        // The emulator's (and IP-style) URLs put the account first in the path; a bare
+        // emulator origin (the command line's) means that form too.
+        let account_in_path = from_host.is_none()
+            && (segments.first() == Some(&account.as_str()) || (ip_style && segments.is_empty()));
+        let rest = if account_in_path && !segments.is_empty() {
             &segments[1..]
         } else {
             &segments[..]
