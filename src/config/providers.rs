@@ -381,10 +381,15 @@ fn gcs_signer(
     let texts = read_keys(d, at, base, dev, 1)?;
     let k = &texts[0];
     let key = match &d.hmac_access_id {
-        Some(access_id) => gcs::SigningKey::hmac(&k.name, access_id, &k.text).map_err(|e| match e {
-            gcs::Error::BadAccessId(_) => anyhow!("{at}.hmac_access_id: gcs: {e}"),
-            e => anyhow!("{}: gcs: {e} (with hmac_access_id the key file holds the HMAC secret)", k.at),
-        })?,
+        Some(access_id) => {
+            gcs::SigningKey::hmac(&k.name, access_id, &k.text).map_err(|e| match e {
+                gcs::Error::BadAccessId(_) => anyhow!("{at}.hmac_access_id: gcs: {e}"),
+                e => anyhow!(
+                    "{}: gcs: {e} (with hmac_access_id the key file holds the HMAC secret)",
+                    k.at
+                ),
+            })?
+        }
         None => gcs::SigningKey::service_account_json(&k.name, &k.text)
             .map_err(|e| anyhow!("{}: gcs: {e}", k.at))?,
     };
@@ -425,9 +430,9 @@ fn azure_blob_signer(
     let protocol = match d.protocol.as_deref() {
         None | Some("https") => azure_blob::Protocol::Https,
         Some("https,http" | "http,https") => azure_blob::Protocol::HttpsAndHttp,
-        Some(other) => bail!(
-            "{at}.protocol: {other:?} is not \"https\" or \"https,http\" (the emulator's)"
-        ),
+        Some(other) => {
+            bail!("{at}.protocol: {other:?} is not \"https\" or \"https,http\" (the emulator's)")
+        }
     };
     let config = azure_blob::Config {
         location,

@@ -85,7 +85,10 @@ async fn a_sas_from_files_downloads_the_blob_and_azurite_refuses_tampered_and_ex
         url.starts_with(&format!("{base}/users/alice/caf%C3%A9%20menu.pdf?se=")),
         "{url}"
     );
-    assert!(url.contains("&sp=r&spr=https%2Chttp&sv=2026-10-06&sr=b&sig="), "{url}");
+    assert!(
+        url.contains("&sp=r&spr=https%2Chttp&sv=2026-10-06&sr=b&sig="),
+        "{url}"
+    );
     assert_eq!(download(&url).await, (200, BODY.to_vec()));
     // The crate's verifier, built from the key file, agrees.
     let verified = store_verifier("azure-blob", &base, None)
@@ -105,10 +108,16 @@ async fn a_sas_from_files_downloads_the_blob_and_azurite_refuses_tampered_and_ex
 
     // A download name is signed into rscd: Azurite serves the link, and refuses it renamed.
     let r = app
-        .get("/files/users/alice/other.pdf?download=Menu%202026.pdf", Some(&t))
+        .get(
+            "/files/users/alice/other.pdf?download=Menu%202026.pdf",
+            Some(&t),
+        )
         .await;
     let named = location(&r);
-    assert!(named.contains("&rscd=attachment%3B%20filename%3D%22Menu%202026.pdf%22&sig="), "{named}");
+    assert!(
+        named.contains("&rscd=attachment%3B%20filename%3D%22Menu%202026.pdf%22&sig="),
+        "{named}"
+    );
     assert_eq!(download(&named).await, (200, BODY.to_vec()));
     let renamed = named.replace("Menu%202026", "Invoice");
     assert_eq!(download(&renamed).await.0, 403);
@@ -132,7 +141,11 @@ async fn removing_the_stored_access_policy_makes_a_live_link_fail() {
     azurite.set_policies("media", &["signgate-read"]).await;
     let app = app_on(
         &azurite,
-        json!([rule("users/{sub}/**", "policy", json!({"lifetime_seconds": 600}))]),
+        json!([rule(
+            "users/{sub}/**",
+            "policy",
+            json!({"lifetime_seconds": 600})
+        )]),
     )
     .await;
     let t = token("alice", json!({}));
@@ -166,7 +179,11 @@ async fn ip_bound_links_carry_sip_and_signgate_verify_checks_it_since_azurite_do
     let azurite = azurite().await;
     let app = app_on(
         &azurite,
-        json!([rule("users/{sub}/**", "azure", json!({"bind_client_ip": true}))]),
+        json!([rule(
+            "users/{sub}/**",
+            "azure",
+            json!({"bind_client_ip": true})
+        )]),
     )
     .await;
     let t = token("alice", json!({}));
@@ -196,7 +213,11 @@ async fn ip_bound_links_carry_sip_and_signgate_verify_checks_it_since_azurite_do
     };
     let ok = verify(&url, Some("127.0.0.1"));
     assert!(ok.status.success(), "{}", stdout(&ok));
-    assert!(stdout(&ok).starts_with("valid: key key1, expires "), "{}", stdout(&ok));
+    assert!(
+        stdout(&ok).starts_with("valid: key key1, expires "),
+        "{}",
+        stdout(&ok)
+    );
     for other in [Some("127.0.0.2"), None] {
         let refused = verify(&url, other);
         assert_eq!(refused.status.code(), Some(1));
@@ -206,15 +227,25 @@ async fn ip_bound_links_carry_sip_and_signgate_verify_checks_it_since_azurite_do
         );
     }
     let unbound = verify(&url.replace("&sip=127.0.0.1", ""), Some("127.0.0.1"));
-    assert_eq!(stdout(&unbound).trim(), "azure-blob: the signature does not match");
+    assert_eq!(
+        stdout(&unbound).trim(),
+        "azure-blob: the signature does not match"
+    );
 
     // `signgate sign --provider azure-blob`, the real binary, against the real Azurite.
-    let blob = format!("{}/media/users/alice/caf%C3%A9%20menu.pdf", azurite.account_url());
+    let blob = format!(
+        "{}/media/users/alice/caf%C3%A9%20menu.pdf",
+        azurite.account_url()
+    );
     let expires = (now() + 60).to_string();
     let mut args = vec!["sign", "--url", &blob, "--expires", &expires];
     args.extend(p);
     let out = run(&args);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let signed = stdout(&out).trim().to_owned();
     assert_eq!(download(&signed).await, (200, BODY.to_vec()));
     assert!(verify(&signed, None).status.success());
@@ -250,12 +281,23 @@ fn what_azure_blob_cannot_do_stops_the_start_naming_the_key_or_the_rule() {
     let mut no_account = d.clone();
     no_account.as_object_mut().unwrap().remove("account");
     let e = config_error(no_account, any.clone());
-    assert!(e.contains("distributions[0].account: azure-blob: account: the URL's host is not <account>.blob."), "{e}");
+    assert!(
+        e.contains(
+            "distributions[0].account: azure-blob: account: the URL's host is not <account>.blob."
+        ),
+        "{e}"
+    );
     let mut policy = d.clone();
     policy["stored_policy"] = json!("p".repeat(65));
     let e = config_error(policy, any.clone());
-    assert!(e.contains("distributions[0].stored_policy: azure-blob: stored policy"), "{e}");
-    let e = config_error(d.clone(), json!([rule("hls/**", "azure", json!({"cookies": true}))]));
+    assert!(
+        e.contains("distributions[0].stored_policy: azure-blob: stored policy"),
+        "{e}"
+    );
+    let e = config_error(
+        d.clone(),
+        json!([rule("hls/**", "azure", json!({"cookies": true}))]),
+    );
     assert!(
         e.contains("rules[0].cookies: azure-blob (distribution \"azure\") signs one object per URL and has no folder credential"),
         "{e}"

@@ -122,9 +122,14 @@ fn googleapis_conformance_cases_sign_byte_for_byte_through_the_crate() {
         let gcs = Gcs::new(key);
         let (origin, path) = origin_and_path(i);
         let (query, headers) = (pairs(&i["queryParameters"]), pairs(&i["headers"]));
-        let query: Vec<(&str, &str)> = query.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
-        let headers: Vec<(&str, &str)> =
-            headers.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+        let query: Vec<(&str, &str)> = query
+            .iter()
+            .map(|(a, b)| (a.as_str(), b.as_str()))
+            .collect();
+        let headers: Vec<(&str, &str)> = headers
+            .iter()
+            .map(|(a, b)| (a.as_str(), b.as_str()))
+            .collect();
         let request = Request {
             method,
             origin: &origin,
@@ -187,25 +192,56 @@ fn signgate_sign_and_verify_with_provider_gcs_agree_with_the_crates_verifier() {
     let sa = "sa=config/dev/providers/gcs-service-account.json";
     let url = format!("{BASE}/reports/caf%C3%A9%20menu.pdf");
     let expires = (now() + 600).to_string();
-    let out = run(&["sign", "--provider", "gcs", "--provider-key", sa, "--url", &url, "--expires", &expires]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = run(&[
+        "sign",
+        "--provider",
+        "gcs",
+        "--provider-key",
+        sa,
+        "--url",
+        &url,
+        "--expires",
+        &expires,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let signed = stdout(&out).trim().to_owned();
-    assert!(signed.starts_with(&format!("{url}?X-Goog-Algorithm=GOOG4-RSA-SHA256&")), "{signed}");
+    assert!(
+        signed.starts_with(&format!("{url}?X-Goog-Algorithm=GOOG4-RSA-SHA256&")),
+        "{signed}"
+    );
     let verified = store_verifier("gcs", BASE, None)
         .verify(&EdgeRequest::new(&signed, now()))
         .unwrap();
     assert!(verified.expires.abs_diff(now() + 600) <= 2);
     let verify = |url: &str, extra: &[&str]| {
-        let mut args = vec!["verify", "--provider", "gcs", "--provider-key", sa, "--url", url];
+        let mut args = vec![
+            "verify",
+            "--provider",
+            "gcs",
+            "--provider-key",
+            sa,
+            "--url",
+            url,
+        ];
         args.extend(extra);
         run(&args)
     };
     let ok = verify(&signed, &[]);
     assert!(ok.status.success(), "{}", stdout(&ok));
-    assert_eq!(stdout(&ok).trim(), format!("valid: key sa, expires {}", verified.expires));
+    assert_eq!(
+        stdout(&ok).trim(),
+        format!("valid: key sa, expires {}", verified.expires)
+    );
     let tampered = verify(&signed.replace("menu", "secret"), &[]);
     assert_eq!(tampered.status.code(), Some(1));
-    assert_eq!(stdout(&tampered).trim(), "gcs: the signature does not match");
+    assert_eq!(
+        stdout(&tampered).trim(),
+        "gcs: the signature does not match"
+    );
     let later = (verified.expires).to_string();
     let expired = verify(&signed, &["--now", &later]);
     assert_eq!(expired.status.code(), Some(1));
@@ -214,22 +250,68 @@ fn signgate_sign_and_verify_with_provider_gcs_agree_with_the_crates_verifier() {
     // An HMAC key: the key file holds the secret, the access ID is an option.
     let hmac = "h=config/dev/providers/gcs-hmac.secret";
     let id = "hmac_access_id=GOOG1ESIGNGATEDEMOACCESSID";
-    let out = run(&["sign", "--provider", "gcs", "--provider-key", hmac, "--option", id, "--url", &url, "--expires", &expires]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = run(&[
+        "sign",
+        "--provider",
+        "gcs",
+        "--provider-key",
+        hmac,
+        "--option",
+        id,
+        "--url",
+        &url,
+        "--expires",
+        &expires,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let signed = stdout(&out).trim().to_owned();
-    assert!(signed.contains("X-Goog-Algorithm=GOOG4-HMAC-SHA256&X-Goog-Credential=GOOG1ESIGNGATEDEMOACCESSID%2F"), "{signed}");
-    let ok = run(&["verify", "--provider", "gcs", "--provider-key", hmac, "--option", id, "--url", &signed]);
+    assert!(
+        signed.contains(
+            "X-Goog-Algorithm=GOOG4-HMAC-SHA256&X-Goog-Credential=GOOG1ESIGNGATEDEMOACCESSID%2F"
+        ),
+        "{signed}"
+    );
+    let ok = run(&[
+        "verify",
+        "--provider",
+        "gcs",
+        "--provider-key",
+        hmac,
+        "--option",
+        id,
+        "--url",
+        &signed,
+    ]);
     assert!(ok.status.success(), "{}", stdout(&ok));
     // The service account's verifier refuses an HMAC-signed URL.
     let other = verify(&signed, &[]);
-    assert_eq!(stdout(&other).trim(), "gcs: X-Goog-Algorithm is not this key's algorithm");
+    assert_eq!(
+        stdout(&other).trim(),
+        "gcs: X-Goog-Algorithm is not this key's algorithm"
+    );
 
     // More than seven days is refused before anything is printed.
     let week = (now() + 604_800 + 60).to_string();
-    let out = run(&["sign", "--provider", "gcs", "--provider-key", sa, "--url", &url, "--expires", &week]);
+    let out = run(&[
+        "sign",
+        "--provider",
+        "gcs",
+        "--provider-key",
+        sa,
+        "--url",
+        &url,
+        "--expires",
+        &week,
+    ]);
     assert!(!out.status.success());
     assert!(stdout(&out).is_empty());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("X-Goog-Expires is at most 604800 seconds"));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("X-Goog-Expires is at most 604800 seconds")
+    );
 }
 
 /// The service with one gcs distribution `gcs` at BASE and `rules`.
@@ -251,11 +333,18 @@ fn rule(pattern: &str, extra: Value) -> Value {
 
 #[tokio::test]
 async fn files_redirects_answers_json_and_signs_batches_the_stores_verifier_accepts() {
-    let app = app_with(json!([rule("users/{sub}/**", json!({"lifetime_seconds": 900}))])).await;
+    let app = app_with(json!([rule(
+        "users/{sub}/**",
+        json!({"lifetime_seconds": 900})
+    )]))
+    .await;
     let verifier = store_verifier("gcs", BASE, None);
     let t = token("alice", json!({}));
     let r = app
-        .get("/files/users/alice/caf%C3%A9%20menu.pdf?download=Menu%202026.pdf", Some(&t))
+        .get(
+            "/files/users/alice/caf%C3%A9%20menu.pdf?download=Menu%202026.pdf",
+            Some(&t),
+        )
         .await;
     assert_eq!(r.status(), 302);
     assert_eq!(r.headers()["cache-control"], "private, no-store");
@@ -269,7 +358,10 @@ async fn files_redirects_answers_json_and_signs_batches_the_stores_verifier_acce
     let verified = verifier.verify(&EdgeRequest::new(&url, now())).unwrap();
     assert!(verified.expires.abs_diff(now() + 900) <= 2);
     assert!(verifier
-        .verify(&EdgeRequest::new(&url.replace("Menu%202026", "Other"), now()))
+        .verify(&EdgeRequest::new(
+            &url.replace("Menu%202026", "Other"),
+            now()
+        ))
         .is_err());
     assert!(verifier
         .verify(&EdgeRequest::new(&url.replace("/alice/", "/bob/"), now()))
@@ -333,7 +425,10 @@ async fn what_gcs_cannot_do_stops_the_start_naming_the_rule_or_the_key() {
     );
     let e = config_error(
         d.clone(),
-        json!([rule("a/**", json!({"lifetime_seconds": 604_800, "cache_step_seconds": 60}))]),
+        json!([rule(
+            "a/**",
+            json!({"lifetime_seconds": 604_800, "cache_step_seconds": 60})
+        )]),
     );
     assert!(
         e.contains("rules[0].lifetime_seconds: gcs (distribution \"gcs\") cannot sign a URL that lives 604860 s (lifetime_seconds + cache_step_seconds): gcs: X-Goog-Expires is at most 604800 seconds"),
@@ -343,12 +438,21 @@ async fn what_gcs_cannot_do_stops_the_start_naming_the_rule_or_the_key() {
         &default_config(),
         &[
             ("distributions", json!([d.clone()])),
-            ("rules", json!([rule("a/**", json!({"lifetime_seconds": 604_800}))])),
+            (
+                "rules",
+                json!([rule("a/**", json!({"lifetime_seconds": 604_800}))])
+            ),
         ]
     )
     .is_ok());
-    let e = config_error(d.clone(), json!([rule("a/**", json!({"bind_client_ip": true}))]));
-    assert!(e.contains("rules[0].bind_client_ip: gcs (distribution \"gcs\") cannot bind"), "{e}");
+    let e = config_error(
+        d.clone(),
+        json!([rule("a/**", json!({"bind_client_ip": true}))]),
+    );
+    assert!(
+        e.contains("rules[0].bind_client_ip: gcs (distribution \"gcs\") cannot bind"),
+        "{e}"
+    );
 
     // Key files that are not a service account's RSA key are refused naming the key.
     let dir = signgate_testkit::fs::tempdir();
@@ -357,8 +461,14 @@ async fn what_gcs_cannot_do_stops_the_start_naming_the_rule_or_the_key() {
         std::fs::write(&path, text).unwrap();
         path.display().to_string()
     };
-    let no_key = write("no-key.json", r#"{"type": "service_account", "client_email": "a@b.iam.gserviceaccount.com"}"#);
-    let pem = write("key.pem", "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIA==\n-----END PRIVATE KEY-----\n");
+    let no_key = write(
+        "no-key.json",
+        r#"{"type": "service_account", "client_email": "a@b.iam.gserviceaccount.com"}"#,
+    );
+    let pem = write(
+        "key.pem",
+        "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIA==\n-----END PRIVATE KEY-----\n",
+    );
     let ed25519 = write(
         "ed25519.json",
         &json!({"type": "service_account", "client_email": "a@b.iam.gserviceaccount.com",
@@ -366,9 +476,18 @@ async fn what_gcs_cannot_do_stops_the_start_naming_the_rule_or_the_key() {
         .to_string(),
     );
     for (file, message) in [
-        (&no_key, "distributions[0].keys[0]: gcs: key sa: the JSON key file has no private_key"),
-        (&pem, "distributions[0].keys[0]: gcs: key sa: the key file is not JSON"),
-        (&ed25519, "distributions[0].keys[0]: gcs: key sa: private_key is not an RSA key"),
+        (
+            &no_key,
+            "distributions[0].keys[0]: gcs: key sa: the JSON key file has no private_key",
+        ),
+        (
+            &pem,
+            "distributions[0].keys[0]: gcs: key sa: the key file is not JSON",
+        ),
+        (
+            &ed25519,
+            "distributions[0].keys[0]: gcs: key sa: private_key is not an RSA key",
+        ),
     ] {
         let mut bad = d.clone();
         bad["keys"] = json!([{"name": "sa", "key_file": file}]);
@@ -379,9 +498,15 @@ async fn what_gcs_cannot_do_stops_the_start_naming_the_rule_or_the_key() {
     hmac["keys"] = json!([{"name": "h", "key_file": "dev/providers/gcs-hmac.secret"}]);
     hmac["hmac_access_id"] = json!("GOOG1/BAD");
     let e = config_error(hmac, json!([rule("a/**", json!({}))]));
-    assert!(e.contains("distributions[0].hmac_access_id: gcs: HMAC access ID"), "{e}");
+    assert!(
+        e.contains("distributions[0].hmac_access_id: gcs: HMAC access ID"),
+        "{e}"
+    );
     let mut foreign = d;
     foreign["stored_policy"] = json!("p");
     let e = config_error(foreign, json!([rule("a/**", json!({}))]));
-    assert!(e.contains("distributions[0].stored_policy: not an option of provider \"gcs\""), "{e}");
+    assert!(
+        e.contains("distributions[0].stored_policy: not an option of provider \"gcs\""),
+        "{e}"
+    );
 }

@@ -70,7 +70,9 @@ pub enum Error {
     ActiveKeyMissing(String),
     #[error("account {0:?}: a storage account name is 3 to 24 lowercase letters and digits")]
     BadAccountName(String),
-    #[error("account: the URL's host is not <account>.blob.<endpoint>; give the storage account's name")]
+    #[error(
+        "account: the URL's host is not <account>.blob.<endpoint>; give the storage account's name"
+    )]
     AccountMissing,
     #[error("account {given:?} differs from {found:?} in the URL")]
     AccountMismatch { given: String, found: String },
@@ -261,7 +263,8 @@ impl Location {
             return Err(Error::BadAccountName(account));
         }
         let segments: Vec<&str> = parsed.path.split('/').filter(|s| !s.is_empty()).collect();
-        let ip_style = host == "localhost" || host.parse::<IpAddr>().is_ok() || host.starts_with('[');
+        let ip_style =
+            host == "localhost" || host.parse::<IpAddr>().is_ok() || host.starts_with('[');
         // The emulator's (and IP-style) URLs put the account first in the path; a bare
         // emulator origin (the command line's) means that form too.
         let account_in_path = from_host.is_none()
@@ -495,7 +498,11 @@ impl AzureBlob {
     }
 
     /// The SAS fields for `grant`, with the download name `content_disposition`.
-    fn fields(&self, grant: &Grant, content_disposition: Option<String>) -> Result<SasFields, Error> {
+    fn fields(
+        &self,
+        grant: &Grant,
+        content_disposition: Option<String>,
+    ) -> Result<SasFields, Error> {
         let time = |t: u64| {
             Civil::from_unix(t)
                 .map(|c| c.extended())
@@ -636,7 +643,10 @@ impl Provider for AzureBlob {
         let key = self
             .keys
             .iter()
-            .find(|k| k.sign(&string_to_sign).is_some_and(|mac| ct_eq(&mac, &given)))
+            .find(|k| {
+                k.sign(&string_to_sign)
+                    .is_some_and(|mac| ct_eq(&mac, &given))
+            })
             .ok_or(Denial::InvalidSignature)?;
         let expiry = fields.expiry.as_deref().ok_or(Denial::NoExpiry)?;
         let expires = parse_extended(expiry).ok_or(Denial::Malformed)?;
@@ -676,21 +686,39 @@ mod tests {
 
     #[test]
     fn the_location_is_read_from_the_url_or_the_options() {
-        let l = Location::from_url("https://acct1.blob.core.windows.net/media", None, None).unwrap();
-        assert_eq!((l.account(), l.container(), l.prefix.as_str()), ("acct1", "media", "/media"));
-        let l = Location::from_url("http://127.0.0.1:10000/devstoreaccount1/media", Some("devstoreaccount1"), None)
-            .unwrap();
+        let l =
+            Location::from_url("https://acct1.blob.core.windows.net/media", None, None).unwrap();
+        assert_eq!(
+            (l.account(), l.container(), l.prefix.as_str()),
+            ("acct1", "media", "/media")
+        );
+        let l = Location::from_url(
+            "http://127.0.0.1:10000/devstoreaccount1/media",
+            Some("devstoreaccount1"),
+            None,
+        )
+        .unwrap();
         assert_eq!(l.prefix, "/devstoreaccount1/media");
-        let l = Location::from_url("http://127.0.0.1:10000", Some("devstoreaccount1"), Some("media")).unwrap();
+        let l = Location::from_url(
+            "http://127.0.0.1:10000",
+            Some("devstoreaccount1"),
+            Some("media"),
+        )
+        .unwrap();
         assert_eq!(l.prefix, "/devstoreaccount1/media");
-        let l = Location::from_url("https://files.example.com", Some("acct1"), Some("media")).unwrap();
+        let l =
+            Location::from_url("https://files.example.com", Some("acct1"), Some("media")).unwrap();
         assert_eq!(l.prefix, "/media");
         assert_eq!(
             Location::from_url("https://files.example.com/media", None, None),
             Err(Error::AccountMissing)
         );
         assert!(matches!(
-            Location::from_url("https://acct1.blob.core.windows.net/media", Some("other"), None),
+            Location::from_url(
+                "https://acct1.blob.core.windows.net/media",
+                Some("other"),
+                None
+            ),
             Err(Error::AccountMismatch { .. })
         ));
         assert!(matches!(
@@ -708,7 +736,10 @@ mod tests {
         let ip = |t: &str| Some(t.parse::<IpAddr>().unwrap());
         assert_eq!(ip_allowed("192.0.2.10", ip("192.0.2.10")), Ok(true));
         assert_eq!(ip_allowed("192.0.2.10", ip("192.0.2.11")), Ok(false));
-        assert_eq!(ip_allowed("192.0.2.10-192.0.2.20", ip("192.0.2.11")), Ok(true));
+        assert_eq!(
+            ip_allowed("192.0.2.10-192.0.2.20", ip("192.0.2.11")),
+            Ok(true)
+        );
         assert_eq!(ip_allowed("192.0.2.10", ip("::ffff:192.0.2.10")), Ok(true));
         assert_eq!(ip_allowed("192.0.2.10", None), Ok(false));
         assert_eq!(ip_allowed("nope", None), Err(Denial::Malformed));

@@ -109,8 +109,8 @@ pub(crate) enum RsaKeyError {
 impl RsaPrivate {
     /// A PKCS#8 or PKCS#1 PEM private key. Never prompts: an encrypted key is refused.
     pub(crate) fn from_pem(pem: &[u8]) -> Result<Self, RsaKeyError> {
-        let key = PKey::private_key_from_pem_callback(pem, |_| Ok(0))
-            .map_err(|_| RsaKeyError::NotPem)?;
+        let key =
+            PKey::private_key_from_pem_callback(pem, |_| Ok(0)).map_err(|_| RsaKeyError::NotPem)?;
         if key.id() != Id::RSA {
             return Err(RsaKeyError::NotRsa);
         }

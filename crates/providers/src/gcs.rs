@@ -86,7 +86,10 @@ pub enum Error {
     #[error(transparent)]
     Url(#[from] UrlError),
     #[error("the URL's {part} is not written as GCS canonicalizes it (expected {expected}): percent-encode exactly the bytes outside A-Z a-z 0-9 - . _ ~ (and / outside the path), with uppercase hex")]
-    NotCanonical { part: &'static str, expected: String },
+    NotCanonical {
+        part: &'static str,
+        expected: String,
+    },
     #[error("a GCS V4 signature carries its signing time, and the grant has none")]
     SigningTimeMissing,
     #[error("GCS V4 signed URLs have no start time (X-Goog-Date is when they were signed)")]
@@ -103,7 +106,9 @@ pub enum Error {
     BadHeaderName(String),
     #[error("header {0} is given twice")]
     DuplicateHeader(String),
-    #[error("GCS signs one object per URL: it has no folder credential (no cookie, path or query form)")]
+    #[error(
+        "GCS signs one object per URL: it has no folder credential (no cookie, path or query form)"
+    )]
     NoFolderCredential,
     #[error("the crypto library failed to sign")]
     Crypto,
@@ -339,7 +344,9 @@ pub struct Gcs {
 fn encode(text: &str, keep_slash: bool) -> String {
     let mut out = String::with_capacity(text.len() + 8);
     for &b in text.as_bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') || (keep_slash && b == b'/')
+        if b.is_ascii_alphanumeric()
+            || matches!(b, b'-' | b'.' | b'_' | b'~')
+            || (keep_slash && b == b'/')
         {
             out.push(b as char);
         } else {
@@ -489,13 +496,9 @@ impl Gcs {
             ("X-Goog-Expires".to_owned(), expires_in.to_string()),
             ("X-Goog-SignedHeaders".to_owned(), signed_headers),
         ]);
-        let (canonical, query) =
-            canonical_request(request.method, request.path, &params, &headers);
+        let (canonical, query) = canonical_request(request.method, request.path, &params, &headers);
         let string_to_sign = string_to_sign(algorithm, &timestamp, &date, &canonical);
-        let signature = self
-            .key
-            .sign(&date, &string_to_sign)
-            .ok_or(Error::Crypto)?;
+        let signature = self.key.sign(&date, &string_to_sign).ok_or(Error::Crypto)?;
         let mut path = encode(request.path, true);
         if path.is_empty() {
             path.push('/');
@@ -548,11 +551,14 @@ impl Provider for Gcs {
     fn sign_url(&self, url: &str, grant: &Grant) -> Result<String, crate::Error> {
         let (signed_at, expires_in) = check_grant(grant)?;
         let parsed = Url::parse(url).map_err(Error::from)?;
-        parsed
-            .refuse_params(&SIGNING_PARAMS)
-            .map_err(Error::from)?;
+        parsed.refuse_params(&SIGNING_PARAMS).map_err(Error::from)?;
         let path = decode_canonical(parsed.path, true, "path")?;
-        if let Some(bare) = parsed.query.into_iter().flat_map(|q| q.split('&')).find(|p| !p.contains('=')) {
+        if let Some(bare) = parsed
+            .query
+            .into_iter()
+            .flat_map(|q| q.split('&'))
+            .find(|p| !p.contains('='))
+        {
             return Err(Error::NotCanonical {
                 part: "query",
                 expected: format!("{bare}="),
@@ -676,7 +682,10 @@ mod tests {
     #[test]
     fn the_host_is_signed_without_its_port() {
         assert_eq!(host_of("http://LocalHost:8080"), "localhost");
-        assert_eq!(host_of("https://storage.googleapis.com:443"), "storage.googleapis.com");
+        assert_eq!(
+            host_of("https://storage.googleapis.com:443"),
+            "storage.googleapis.com"
+        );
         assert_eq!(host_of("http://[::1]:9000"), "[::1]");
         assert_eq!(host_of("http://[::1]"), "[::1]");
     }
@@ -684,7 +693,10 @@ mod tests {
     #[test]
     fn header_values_are_trimmed_and_collapsed() {
         assert_eq!(header_value("\tabc\t\t\t\tdef\t"), "abc def");
-        assert_eq!(header_value(" xyz ,  abc, def  , xyz   "), "xyz , abc, def , xyz");
+        assert_eq!(
+            header_value(" xyz ,  abc, def  , xyz   "),
+            "xyz , abc, def , xyz"
+        );
     }
 
     #[test]

@@ -179,7 +179,10 @@ mod tests {
         assert_eq!(parse_extended("2026-01-01T01:00:00Z"), Some(1_767_229_200));
         assert_eq!(parse_extended("2026-01-01T01:00Z"), Some(1_767_229_200));
         assert_eq!(parse_extended("2026-01-01"), Some(1_767_225_600));
-        assert_eq!(Civil::from_unix(0).unwrap().extended(), "1970-01-01T00:00:00Z");
+        assert_eq!(
+            Civil::from_unix(0).unwrap().extended(),
+            "1970-01-01T00:00:00Z"
+        );
         assert_eq!(
             Civil::from_unix(MAX_TIME).unwrap().extended(),
             "9999-12-31T23:59:59Z"

@@ -70,7 +70,10 @@ fn generated_blob_sas_cases_match_byte_for_byte_and_verify() {
     for case in cases("azure-blob/service-sas") {
         let (i, e) = (&case["inputs"], &case["expected"]);
         let Some(blob) = i["blob"].as_str() else {
-            println!("skipped (a container SAS, not a blob download): {}", case["source"]);
+            println!(
+                "skipped (a container SAS, not a blob download): {}",
+                case["source"]
+            );
             continue;
         };
         let account = str_of(i, "account_name");
@@ -81,7 +84,12 @@ fn generated_blob_sas_cases_match_byte_for_byte_and_verify() {
             Some("https,http") => Protocol::HttpsAndHttp,
             Some(other) => panic!("protocol {other}"),
         };
-        let p = azure(&base, protocol, i["policy_id"].as_str(), &[("key1", str_of(i, "account_key_base64"))]);
+        let p = azure(
+            &base,
+            protocol,
+            i["policy_id"].as_str(),
+            &[("key1", str_of(i, "account_key_base64"))],
+        );
         assert_eq!(str_of(i, "permission"), "r");
         let expires = unix_of(str_of(i, "expiry"));
         let grant = Grant {
@@ -91,7 +99,10 @@ fn generated_blob_sas_cases_match_byte_for_byte_and_verify() {
         };
         let mut url = format!("{base}/{}", encoded(blob));
         if let Some(cd) = i["content_disposition"].as_str() {
-            url.push_str(&format!("?response-content-disposition={}", encoded(cd).replace('/', "%2F")));
+            url.push_str(&format!(
+                "?response-content-disposition={}",
+                encoded(cd).replace('/', "%2F")
+            ));
         }
         let signed = p.sign_url(&url, &grant).unwrap();
         assert_eq!(signed, str_of(e, "blob_url"));
@@ -113,7 +124,10 @@ fn generated_blob_sas_cases_match_byte_for_byte_and_verify() {
         );
         let ip = grant.client_ip;
         let ok = p
-            .verify(&EdgeRequest { client_ip: ip, ..EdgeRequest::new(&signed, expires - 1) })
+            .verify(&EdgeRequest {
+                client_ip: ip,
+                ..EdgeRequest::new(&signed, expires - 1)
+            })
             .unwrap();
         assert_eq!((ok.key.as_str(), ok.expires), ("key1", expires));
         assert_eq!(denial(&p, &signed, expires, ip), Some(Denial::Expired));
@@ -124,7 +138,12 @@ fn generated_blob_sas_cases_match_byte_for_byte_and_verify() {
 
 #[test]
 fn a_download_name_and_the_client_address_are_signed_in_the_sdks_order() {
-    let p = azure("https://acct1.blob.core.windows.net/media", Protocol::Https, None, &[("key1", DEV_KEY)]);
+    let p = azure(
+        "https://acct1.blob.core.windows.net/media",
+        Protocol::Https,
+        None,
+        &[("key1", DEV_KEY)],
+    );
     let t = 1_767_225_600; // 2026-01-01T00:00:00Z
     let grant = Grant {
         client_ip: Some("192.0.2.10".parse().unwrap()),
@@ -138,59 +157,139 @@ fn a_download_name_and_the_client_address_are_signed_in_the_sdks_order() {
         "https://acct1.blob.core.windows.net/media/a%20b.pdf?se=2026-01-01T01%3A00%3A00Z&sp=r&sip=192.0.2.10\
          &spr=https&sv=2026-10-06&sr=b&rscd=attachment%3B%20filename%3D%22a%20b.pdf%22"
     );
-    assert!(!sig.contains(['+', '=']), "the signature is URL-encoded: {sig}");
+    assert!(
+        !sig.contains(['+', '=']),
+        "the signature is URL-encoded: {sig}"
+    );
     let v4 = |s: &str| Some(s.parse().unwrap());
     assert_eq!(denial(&p, &signed, t, v4("192.0.2.10")), None);
-    assert_eq!(denial(&p, &signed, t, v4("192.0.2.11")), Some(Denial::IpMismatch));
+    assert_eq!(
+        denial(&p, &signed, t, v4("192.0.2.11")),
+        Some(Denial::IpMismatch)
+    );
     assert_eq!(denial(&p, &signed, t, None), Some(Denial::IpMismatch));
     let inline = signed.replace("rscd=attachment", "rscd=inline");
-    assert_eq!(denial(&p, &inline, t, v4("192.0.2.10")), Some(Denial::InvalidSignature));
+    assert_eq!(
+        denial(&p, &inline, t, v4("192.0.2.10")),
+        Some(Denial::InvalidSignature)
+    );
     let unbound = signed.replace("&sip=192.0.2.10", "");
-    assert_eq!(denial(&p, &unbound, t, v4("192.0.2.10")), Some(Denial::InvalidSignature));
+    assert_eq!(
+        denial(&p, &unbound, t, v4("192.0.2.10")),
+        Some(Denial::InvalidSignature)
+    );
     let other_ip = signed.replace("sip=192.0.2.10", "sip=192.0.2.11");
-    assert_eq!(denial(&p, &other_ip, t, v4("192.0.2.11")), Some(Denial::InvalidSignature));
+    assert_eq!(
+        denial(&p, &other_ip, t, v4("192.0.2.11")),
+        Some(Denial::InvalidSignature)
+    );
     let http = signed.replacen("https://", "http://", 1);
-    assert_eq!(denial(&p, &http, t, v4("192.0.2.10")), Some(Denial::ProtocolNotAllowed));
+    assert_eq!(
+        denial(&p, &http, t, v4("192.0.2.10")),
+        Some(Denial::ProtocolNotAllowed)
+    );
 }
 
 #[test]
 fn what_cannot_be_signed_is_refused() {
-    let p = azure("https://acct1.blob.core.windows.net/media", Protocol::Https, None, &[("key1", DEV_KEY)]);
+    let p = azure(
+        "https://acct1.blob.core.windows.net/media",
+        Protocol::Https,
+        None,
+        &[("key1", DEV_KEY)],
+    );
     let g = Grant::until(1_767_229_200);
     let err = |url: &str, grant: &Grant| match p.sign_url(url, grant) {
         Err(AnyError::AzureBlob(e)) => e,
         other => panic!("{url}: {other:?}"),
     };
-    assert!(matches!(err("https://acct1.blob.core.windows.net/other/a", &g), Error::OutsideContainer { .. }));
-    assert!(matches!(err("https://acct1.blob.core.windows.net/media/", &g), Error::OutsideContainer { .. }));
-    assert!(matches!(err("https://acct1.blob.core.windows.net/mediax/a", &g), Error::OutsideContainer { .. }));
-    assert_eq!(err("https://acct1.blob.core.windows.net/media/a?snapshot=1", &g), Error::UnsupportedQuery("snapshot".into()));
-    assert_eq!(err("https://acct1.blob.core.windows.net/media/a?sig=x", &g), Error::UnsupportedQuery("sig".into()));
-    assert_eq!(err("http://acct1.blob.core.windows.net/media/a", &g), Error::HttpWithHttpsOnly);
-    let v6 = Grant { client_ip: Some("2001:db8::1".parse().unwrap()), ..g };
-    assert_eq!(err("https://acct1.blob.core.windows.net/media/a", &v6), Error::Ipv6Unsupported);
-    let backwards = Grant { starts: Some(g.expires), ..g };
-    assert!(matches!(err("https://acct1.blob.core.windows.net/media/a", &backwards), Error::StartNotBeforeExpiry { .. }));
     assert!(matches!(
-        p.sign_prefix("https://acct1.blob.core.windows.net/media/", Delivery::Cookie, &g),
+        err("https://acct1.blob.core.windows.net/other/a", &g),
+        Error::OutsideContainer { .. }
+    ));
+    assert!(matches!(
+        err("https://acct1.blob.core.windows.net/media/", &g),
+        Error::OutsideContainer { .. }
+    ));
+    assert!(matches!(
+        err("https://acct1.blob.core.windows.net/mediax/a", &g),
+        Error::OutsideContainer { .. }
+    ));
+    assert_eq!(
+        err("https://acct1.blob.core.windows.net/media/a?snapshot=1", &g),
+        Error::UnsupportedQuery("snapshot".into())
+    );
+    assert_eq!(
+        err("https://acct1.blob.core.windows.net/media/a?sig=x", &g),
+        Error::UnsupportedQuery("sig".into())
+    );
+    assert_eq!(
+        err("http://acct1.blob.core.windows.net/media/a", &g),
+        Error::HttpWithHttpsOnly
+    );
+    let v6 = Grant {
+        client_ip: Some("2001:db8::1".parse().unwrap()),
+        ..g
+    };
+    assert_eq!(
+        err("https://acct1.blob.core.windows.net/media/a", &v6),
+        Error::Ipv6Unsupported
+    );
+    let backwards = Grant {
+        starts: Some(g.expires),
+        ..g
+    };
+    assert!(matches!(
+        err("https://acct1.blob.core.windows.net/media/a", &backwards),
+        Error::StartNotBeforeExpiry { .. }
+    ));
+    assert!(matches!(
+        p.sign_prefix(
+            "https://acct1.blob.core.windows.net/media/",
+            Delivery::Cookie,
+            &g
+        ),
         Err(AnyError::AzureBlob(Error::NoFolderCredential))
     ));
-    let location = Location::from_url("http://127.0.0.1:10000/devstoreaccount1/media", None, Some("media"));
+    let location = Location::from_url(
+        "http://127.0.0.1:10000/devstoreaccount1/media",
+        None,
+        Some("media"),
+    );
     assert_eq!(location, Err(Error::AccountMissing));
-    let location = Location::from_url("http://127.0.0.1:10000/devstoreaccount1/media", Some("devstoreaccount1"), None).unwrap();
+    let location = Location::from_url(
+        "http://127.0.0.1:10000/devstoreaccount1/media",
+        Some("devstoreaccount1"),
+        None,
+    )
+    .unwrap();
     let https_only = AzureBlob::new(
         vec![AccountKey::from_base64("key1", DEV_KEY).unwrap()],
         "key1",
-        Config { location, protocol: Protocol::Https, stored_policy: None },
+        Config {
+            location,
+            protocol: Protocol::Https,
+            stored_policy: None,
+        },
     );
     assert_eq!(https_only.unwrap_err(), Error::HttpWithHttpsOnly);
 }
 
 #[test]
 fn with_a_stored_policy_the_policy_holds_the_permissions_and_the_sas_its_expiry() {
-    let p = azure("https://acct1.blob.core.windows.net/media", Protocol::Https, Some("signgate-read"), &[("key1", DEV_KEY)]);
+    let p = azure(
+        "https://acct1.blob.core.windows.net/media",
+        Protocol::Https,
+        Some("signgate-read"),
+        &[("key1", DEV_KEY)],
+    );
     let t = 1_767_225_600;
-    let signed = p.sign_url("https://acct1.blob.core.windows.net/media/a.pdf", &Grant::until(t + 60)).unwrap();
+    let signed = p
+        .sign_url(
+            "https://acct1.blob.core.windows.net/media/a.pdf",
+            &Grant::until(t + 60),
+        )
+        .unwrap();
     let (head, _) = signed.split_once("&sig=").unwrap();
     assert_eq!(
         head,
@@ -198,22 +297,56 @@ fn with_a_stored_policy_the_policy_holds_the_permissions_and_the_sas_its_expiry(
     );
     assert_eq!(denial(&p, &signed, t, None), None);
     assert_eq!(denial(&p, &signed, t + 60, None), Some(Denial::Expired));
-    let plain = azure("https://acct1.blob.core.windows.net/media", Protocol::Https, None, &[("key1", DEV_KEY)]);
-    assert_eq!(denial(&plain, &signed, t, None), Some(Denial::UnknownPolicy));
-    let other = azure("https://acct1.blob.core.windows.net/media", Protocol::Https, Some("other"), &[("key1", DEV_KEY)]);
-    assert_eq!(denial(&other, &signed, t, None), Some(Denial::UnknownPolicy));
+    let plain = azure(
+        "https://acct1.blob.core.windows.net/media",
+        Protocol::Https,
+        None,
+        &[("key1", DEV_KEY)],
+    );
+    assert_eq!(
+        denial(&plain, &signed, t, None),
+        Some(Denial::UnknownPolicy)
+    );
+    let other = azure(
+        "https://acct1.blob.core.windows.net/media",
+        Protocol::Https,
+        Some("other"),
+        &[("key1", DEV_KEY)],
+    );
+    assert_eq!(
+        denial(&other, &signed, t, None),
+        Some(Denial::UnknownPolicy)
+    );
 }
 
 #[test]
 fn both_account_keys_verify_and_the_active_one_signs() {
     let base = "https://acct1.blob.core.windows.net/media";
-    let both = azure(base, Protocol::Https, None, &[("key1", DEV_KEY), ("key2", OTHER_KEY)]);
+    let both = azure(
+        base,
+        Protocol::Https,
+        None,
+        &[("key1", DEV_KEY), ("key2", OTHER_KEY)],
+    );
     let only_two = azure(base, Protocol::Https, None, &[("key1", OTHER_KEY)]);
-    let signed = both.sign_url(&format!("{base}/a"), &Grant::until(100)).unwrap();
-    assert_eq!(both.verify(&EdgeRequest::new(&signed, 0)).unwrap().key, "key1");
-    assert_eq!(denial(&only_two, &signed, 0, None), Some(Denial::InvalidSignature));
-    let by_two = only_two.sign_url(&format!("{base}/a"), &Grant::until(100)).unwrap();
-    assert_eq!(both.verify(&EdgeRequest::new(&by_two, 0)).unwrap().key, "key2");
+    let signed = both
+        .sign_url(&format!("{base}/a"), &Grant::until(100))
+        .unwrap();
+    assert_eq!(
+        both.verify(&EdgeRequest::new(&signed, 0)).unwrap().key,
+        "key1"
+    );
+    assert_eq!(
+        denial(&only_two, &signed, 0, None),
+        Some(Denial::InvalidSignature)
+    );
+    let by_two = only_two
+        .sign_url(&format!("{base}/a"), &Grant::until(100))
+        .unwrap();
+    assert_eq!(
+        both.verify(&EdgeRequest::new(&by_two, 0)).unwrap().key,
+        "key2"
+    );
 }
 
 fn blob_names() -> impl Strategy<Value = String> {
@@ -246,7 +379,7 @@ proptest! {
         ).unwrap();
         let from = starts.unwrap_or(1_750_000_000);
         let expires = from + lifetime;
-        let ip = ip.map(|o| IpAddr::from(o));
+        let ip = ip.map(IpAddr::from);
         let grant = Grant { starts, client_ip: ip, ..Grant::until(expires) };
         let mut url = format!("{base}/{}", encoded(&blob));
         if let Some(name) = &download {

@@ -48,9 +48,7 @@ fn gcs_error(result: Result<String, AnyError>) -> Error {
 fn a_download_url_has_the_v4_shape_and_carries_the_download_name_in_the_canonical_query() {
     let gcs = Gcs::new(rsa_key());
     let url = "https://storage.googleapis.com/test-bucket/dl/caf%C3%A9%20menu.pdf?response-content-disposition=attachment%3B%20filename%3D%22menu.pdf%22";
-    let signed = gcs
-        .sign_url(url, &Grant::until(T + 300).signed(T))
-        .unwrap();
+    let signed = gcs.sign_url(url, &Grant::until(T + 300).signed(T)).unwrap();
     let (head, sig) = signed.split_once("&X-Goog-Signature=").unwrap();
     assert_eq!(
         head,
@@ -125,12 +123,24 @@ fn service_account_files_without_an_rsa_private_key_are_refused_naming_the_key()
     let case = &cases("gcs/v4-signed-url")[0];
     let pem = str_of(&case["inputs"], "service_account_private_key_pem");
     let json = |fields: serde_json::Value| fields.to_string();
-    let ok = json(serde_json::json!({"type": "service_account", "client_email": "a@b.iam.gserviceaccount.com", "private_key": pem}));
-    assert_eq!(SigningKey::service_account_json("sa", &ok).unwrap().client_id(), "a@b.iam.gserviceaccount.com");
-    let missing = json(serde_json::json!({"type": "service_account", "client_email": "a@b.iam.gserviceaccount.com"}));
+    let ok = json(
+        serde_json::json!({"type": "service_account", "client_email": "a@b.iam.gserviceaccount.com", "private_key": pem}),
+    );
+    assert_eq!(
+        SigningKey::service_account_json("sa", &ok)
+            .unwrap()
+            .client_id(),
+        "a@b.iam.gserviceaccount.com"
+    );
+    let missing = json(
+        serde_json::json!({"type": "service_account", "client_email": "a@b.iam.gserviceaccount.com"}),
+    );
     assert_eq!(
         SigningKey::service_account_json("sa", &missing).unwrap_err(),
-        Error::MissingField { name: "sa".into(), field: "private_key" }
+        Error::MissingField {
+            name: "sa".into(),
+            field: "private_key"
+        }
     );
     assert_eq!(
         SigningKey::service_account_json("sa", "-----BEGIN PRIVATE KEY-----").unwrap_err(),
@@ -176,10 +186,13 @@ fn hmac_signatures_follow_the_goog4_key_chain() {
         headers: &[],
     };
     let signed = gcs.sign_request(&request, T, 10).unwrap();
-    assert!(signed.string_to_sign.starts_with("GOOG4-HMAC-SHA256\n20190201T090000Z\n20190201/auto/storage/goog4_request\n"));
+    assert!(signed
+        .string_to_sign
+        .starts_with("GOOG4-HMAC-SHA256\n20190201T090000Z\n20190201/auto/storage/goog4_request\n"));
     let mac = |key: &[u8], data: &str| {
         let pkey = openssl::pkey::PKey::hmac(key).unwrap();
-        let mut s = openssl::sign::Signer::new(openssl::hash::MessageDigest::sha256(), &pkey).unwrap();
+        let mut s =
+            openssl::sign::Signer::new(openssl::hash::MessageDigest::sha256(), &pkey).unwrap();
         s.update(data.as_bytes()).unwrap();
         s.sign_to_vec().unwrap()
     };
@@ -188,11 +201,18 @@ fn hmac_signatures_follow_the_goog4_key_chain() {
         k = mac(&k, part);
     }
     let expected = hex::encode(mac(&k, &signed.string_to_sign));
-    assert!(signed.url.ends_with(&format!("&X-Goog-Signature={expected}")));
-    assert!(signed.url.contains("X-Goog-Credential=GOOG1EXAMPLEACCESSID%2F20190201%2Fauto%2Fstorage%2Fgoog4_request"));
+    assert!(signed
+        .url
+        .ends_with(&format!("&X-Goog-Signature={expected}")));
+    assert!(signed.url.contains(
+        "X-Goog-Credential=GOOG1EXAMPLEACCESSID%2F20190201%2Fauto%2Fstorage%2Fgoog4_request"
+    ));
     assert!(gcs.verify(&EdgeRequest::new(&signed.url, T)).is_ok());
     // A service account's verifier refuses it: another algorithm.
-    assert_eq!(denial(&Gcs::new(rsa_key()), &signed.url, T), Some(Denial::WrongAlgorithm));
+    assert_eq!(
+        denial(&Gcs::new(rsa_key()), &signed.url, T),
+        Some(Denial::WrongAlgorithm)
+    );
 }
 
 fn segments() -> impl Strategy<Value = Vec<String>> {

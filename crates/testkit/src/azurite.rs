@@ -44,7 +44,10 @@ pub fn binary() -> PathBuf {
             .stderr(Stdio::null())
             .status()
             .is_ok_and(|s| s.success());
-        assert!(found, "{tool} is not installed, and Azurite needs it: {FIX}");
+        assert!(
+            found,
+            "{tool} is not installed, and Azurite needs it: {FIX}"
+        );
     }
     std::fs::create_dir_all(&prefix).unwrap();
     // One installer at a time (the test runner may start several test processes).
@@ -59,7 +62,10 @@ pub fn binary() -> PathBuf {
             .stdout(Stdio::null())
             .status()
             .expect("npm runs");
-        assert!(status.success() && bin.exists(), "npm could not install Azurite: {FIX}");
+        assert!(
+            status.success() && bin.exists(),
+            "npm could not install Azurite: {FIX}"
+        );
     }
     bin
 }
@@ -78,13 +84,22 @@ impl Azurite {
         let port = free_port();
         let dir = tempdir();
         let mut cmd = Command::new(binary());
-        cmd.args(["--blobHost", "127.0.0.1", "--blobPort", &port.to_string(), "--location"])
-            .arg(&dir)
-            .args(["--skipApiVersionCheck", "--silent"])
-            .stdout(Stdio::null());
+        cmd.args([
+            "--blobHost",
+            "127.0.0.1",
+            "--blobPort",
+            &port.to_string(),
+            "--location",
+        ])
+        .arg(&dir)
+        .args(["--skipApiVersionCheck", "--silent"])
+        .stdout(Stdio::null());
         let child = ChildGuard::spawn("azurite-blob", &mut cmd, Shutdown::Term);
         for _ in 0..300 {
-            if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+            if tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_ok()
+            {
                 return Azurite {
                     _child: child,
                     port,
@@ -104,9 +119,21 @@ impl Azurite {
     /// Creates the container `name`.
     pub async fn create_container(&self, name: &str) {
         let r = self
-            .shared_key("PUT", &format!("/{name}"), &[("restype", "container")], Vec::new(), None, &[])
+            .shared_key(
+                "PUT",
+                &format!("/{name}"),
+                &[("restype", "container")],
+                Vec::new(),
+                None,
+                &[],
+            )
             .await;
-        assert_eq!(r.status(), 201, "create container: {}", r.text().await.unwrap());
+        assert_eq!(
+            r.status(),
+            201,
+            "create container: {}",
+            r.text().await.unwrap()
+        );
     }
 
     /// Uploads `body` as the block blob at `path` (encoded, `/container/name`).
@@ -127,7 +154,8 @@ impl Azurite {
     /// Sets the container's stored access policies to `ids`, each granting read (no start, no
     /// expiry: the SAS carries those); an empty list removes them all.
     pub async fn set_policies(&self, container: &str, ids: &[&str]) {
-        let mut body = String::from("<?xml version=\"1.0\" encoding=\"utf-8\"?><SignedIdentifiers>");
+        let mut body =
+            String::from("<?xml version=\"1.0\" encoding=\"utf-8\"?><SignedIdentifiers>");
         for id in ids {
             body.push_str(&format!(
                 "<SignedIdentifier><Id>{id}</Id><AccessPolicy><Permission>r</Permission></AccessPolicy></SignedIdentifier>"
@@ -144,7 +172,12 @@ impl Azurite {
                 &[],
             )
             .await;
-        assert_eq!(r.status(), 200, "set container ACL: {}", r.text().await.unwrap());
+        assert_eq!(
+            r.status(),
+            200,
+            "set container ACL: {}",
+            r.text().await.unwrap()
+        );
     }
 
     /// A request authorized with Shared Key: `path` (encoded) under the account, `query` in
@@ -162,22 +195,41 @@ impl Azurite {
             ("x-ms-date".into(), http_date(now())),
             ("x-ms-version".into(), "2025-11-05".into()),
         ];
-        ms.extend(headers.iter().map(|(k, v)| (k.to_ascii_lowercase(), (*v).to_owned())));
+        ms.extend(
+            headers
+                .iter()
+                .map(|(k, v)| (k.to_ascii_lowercase(), (*v).to_owned())),
+        );
         ms.sort();
         let length = if body.is_empty() {
             String::new()
         } else {
             body.len().to_string()
         };
-        let mut to_sign = [method, "", "", &length, "", content_type.unwrap_or(""), "", "", "", "", "", ""]
-            .join("\n");
+        let mut to_sign = [
+            method,
+            "",
+            "",
+            &length,
+            "",
+            content_type.unwrap_or(""),
+            "",
+            "",
+            "",
+            "",
+            "",
+            "",
+        ]
+        .join("\n");
         to_sign.push('\n');
         for (k, v) in &ms {
             to_sign.push_str(&format!("{k}:{v}\n"));
         }
         to_sign.push_str(&format!("/{ACCOUNT}/{ACCOUNT}{path}"));
-        let mut sorted: Vec<(String, &str)> =
-            query.iter().map(|(k, v)| (k.to_ascii_lowercase(), *v)).collect();
+        let mut sorted: Vec<(String, &str)> = query
+            .iter()
+            .map(|(k, v)| (k.to_ascii_lowercase(), *v))
+            .collect();
         sorted.sort();
         for (k, v) in &sorted {
             to_sign.push_str(&format!("\n{k}:{v}"));
@@ -241,6 +293,9 @@ mod tests {
     #[test]
     fn http_dates_are_rfc_1123() {
         assert_eq!(super::http_date(0), "Thu, 01 Jan 1970 00:00:00 GMT");
-        assert_eq!(super::http_date(1_796_168_008), "Tue, 01 Dec 2026 23:33:28 GMT");
+        assert_eq!(
+            super::http_date(1_796_168_008),
+            "Tue, 01 Dec 2026 23:33:28 GMT"
+        );
     }
 }

@@ -136,16 +136,22 @@ pub fn verifier_in(provider: &str, media_mode: google_media_cdn::Mode) -> Box<dy
 
 /// The store's own verifier for [`distribution`]'s keys at `base_url` (Azure: which container,
 /// and the stored access policy if the distribution names one).
-pub fn store_verifier(provider: &str, base_url: &str, stored_policy: Option<&str>) -> Box<dyn Provider> {
+pub fn store_verifier(
+    provider: &str,
+    base_url: &str,
+    stored_policy: Option<&str>,
+) -> Box<dyn Provider> {
     match provider {
         "gcs" => Box::new(gcs::Gcs::new(
             gcs::SigningKey::service_account_json("sa", &demo_key("gcs-service-account.json"))
                 .unwrap(),
         )),
         "azure-blob" => {
-            let key =
-                azure_blob::AccountKey::from_base64("key1", &demo_key("azure-devstoreaccount1.key"))
-                    .unwrap();
+            let key = azure_blob::AccountKey::from_base64(
+                "key1",
+                &demo_key("azure-devstoreaccount1.key"),
+            )
+            .unwrap();
             let config = azure_blob::Config {
                 location: azure_blob::Location::from_url(base_url, Some(AZURE_ACCOUNT), None)
                     .unwrap(),
