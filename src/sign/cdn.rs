@@ -246,7 +246,8 @@ impl Capabilities {
     }
 
     /// Why the provider refuses to sign a URL under `base_url/folder/` that lives `seconds`
-    /// (a store's longest lifetime: GCS's 7 days), found by signing one; `None` when it signs.
+    /// (a store's longest lifetime: GCS's 7 days), found by signing one; `None` when it signs,
+    /// or when it signs no URL there even for the probe's short lifetime (a folder-only form).
     pub fn lifetime_refusal(
         &self,
         provider: &dyn Provider,
@@ -254,16 +255,20 @@ impl Capabilities {
         folder: &str,
         seconds: u64,
     ) -> Option<String> {
-        let grant = Grant {
-            expires: NOW.saturating_add(seconds),
-            starts: None,
-            client_ip: self.needs_client_ip.then_some(V4),
-            signed_at: Some(NOW),
+        let url = format!("{base_url}/{folder}/index.m3u8");
+        let sign = |seconds: u64| {
+            let grant = Grant {
+                expires: NOW.saturating_add(seconds),
+                starts: None,
+                client_ip: self.needs_client_ip.then_some(V4),
+                signed_at: Some(NOW),
+            };
+            provider.sign_url(&url, &grant)
         };
-        provider
-            .sign_url(&format!("{base_url}/{folder}/index.m3u8"), &grant)
-            .err()
-            .map(|e| e.to_string())
+        match (sign(300), sign(seconds)) {
+            (Ok(_), Err(e)) => Some(e.to_string()),
+            _ => None,
+        }
     }
 
     /// Whether a folder credential can be delivered in `form`.
