@@ -147,6 +147,8 @@ fn run_provider(args: &SignArgs) -> anyhow::Result<ExitCode> {
         expires: args.expires,
         starts: args.starts,
         client_ip,
+        // Only the stores whose signature carries its signing time (GCS) read it.
+        signed_at: Some(crate::clock::Clock::System.now()),
     };
     let provider = signer.inner();
     let Some(prefix) = &args.prefix else {

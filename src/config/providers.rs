@@ -8,7 +8,8 @@ use std::sync::Arc;
 use anyhow::{anyhow, bail};
 use serde::Deserialize;
 use signgate_providers::{
-    akamai, bunny, google_cloud_cdn, google_media_cdn, nginx_secure_link, Digest, Provider,
+    akamai, azure_blob, bunny, gcs, google_cloud_cdn, google_media_cdn, nginx_secure_link, Digest,
+    Provider,
 };
 
 use super::signing::RawDistribution;
@@ -26,6 +27,9 @@ pub enum ProviderName {
     Akamai,
     Bunny,
     NginxSecureLink,
+    // Object stores.
+    Gcs,
+    AzureBlob,
 }
 
 impl ProviderName {
@@ -37,6 +41,8 @@ impl ProviderName {
             ProviderName::Akamai => "akamai",
             ProviderName::Bunny => "bunny",
             ProviderName::NginxSecureLink => "nginx-secure-link",
+            ProviderName::Gcs => "gcs",
+            ProviderName::AzureBlob => "azure-blob",
         }
     }
 }
@@ -73,6 +79,8 @@ pub(super) fn refuse_foreign_options(
                 Akamai,
                 Bunny,
                 NginxSecureLink,
+                Gcs,
+                AzureBlob,
             ],
         ),
         (
@@ -84,6 +92,8 @@ pub(super) fn refuse_foreign_options(
                 Akamai,
                 Bunny,
                 NginxSecureLink,
+                Gcs,
+                AzureBlob,
             ],
         ),
         ("mode", d.mode.is_some(), &[GoogleMediaCdn]),
@@ -104,7 +114,14 @@ pub(super) fn refuse_foreign_options(
             &[NginxSecureLink],
         ),
     ];
-    for (field, set, owners) in options {
+    let gcs_and_azure: [(&str, bool, &[ProviderName]); 5] = [
+        ("hmac_access_id", d.hmac_access_id.is_some(), &[Gcs]),
+        ("account", d.account.is_some(), &[AzureBlob]),
+        ("container", d.container.is_some(), &[AzureBlob]),
+        ("protocol", d.protocol.is_some(), &[AzureBlob]),
+        ("stored_policy", d.stored_policy.is_some(), &[AzureBlob]),
+    ];
+    for (field, set, owners) in options.into_iter().chain(gcs_and_azure) {
         if set && !owners.contains(&provider) {
             let names: Vec<&str> = owners.iter().map(|p| p.name()).collect();
             bail!(
@@ -119,7 +136,7 @@ pub(super) fn refuse_foreign_options(
 
 /// The provider keys published in `config/dev/providers/` for the default configuration: refused
 /// unless `dev = true`, like the CloudFront demo keys.
-const DEMO_KEYS: [&str; 7] = [
+const DEMO_KEYS: [&str; 10] = [
     include_str!("../../config/dev/providers/google-cloud-cdn.key"),
     include_str!("../../config/dev/providers/google-cloud-cdn-old.key"),
     include_str!("../../config/dev/providers/google-media-cdn-ed25519.pem"),
@@ -127,6 +144,9 @@ const DEMO_KEYS: [&str; 7] = [
     include_str!("../../config/dev/providers/akamai-transition.hex"),
     include_str!("../../config/dev/providers/bunny.key"),
     include_str!("../../config/dev/providers/nginx-secure-link.secret"),
+    include_str!("../../config/dev/providers/gcs-service-account.json"),
+    include_str!("../../config/dev/providers/gcs-hmac.secret"),
+    include_str!("../../config/dev/providers/azure-devstoreaccount1.key"),
 ];
 
 /// A key's text, from exactly one of `key` (dev only), `key_file` and `key_env`.
@@ -345,8 +365,89 @@ pub(super) fn signer(
             .map_err(|e| anyhow!("{at}: {name}: {e}"))?;
             (Arc::new(signer), active)
         }
+        ProviderName::Gcs => gcs_signer(d, at, base, dev)?,
+        ProviderName::AzureBlob => azure_blob_signer(d, at, base, dev)?,
     };
     Ok(CdnSigner::new(built, active))
+}
+
+/// `gcs`: one key, a service account's JSON key file, or with `hmac_access_id` an HMAC secret.
+fn gcs_signer(
+    d: &RawDistribution,
+    at: &str,
+    base: &Path,
+    dev: bool,
+) -> anyhow::Result<(Arc<dyn Provider>, String)> {
+    let texts = read_keys(d, at, base, dev, 1)?;
+    let k = &texts[0];
+    let key = match &d.hmac_access_id {
+        Some(access_id) => {
+            gcs::SigningKey::hmac(&k.name, access_id, &k.text).map_err(|e| match e {
+                gcs::Error::BadAccessId(_) => anyhow!("{at}.hmac_access_id: gcs: {e}"),
+                e => anyhow!(
+                    "{}: gcs: {e} (with hmac_access_id the key file holds the HMAC secret)",
+                    k.at
+                ),
+            })?
+        }
+        None => gcs::SigningKey::service_account_json(&k.name, &k.text)
+            .map_err(|e| anyhow!("{}: gcs: {e}", k.at))?,
+    };
+    Ok((Arc::new(gcs::Gcs::new(key)), k.name.clone()))
+}
+
+/// `azure-blob`: the account's key (or both), the container from the URL or the options.
+fn azure_blob_signer(
+    d: &RawDistribution,
+    at: &str,
+    base: &Path,
+    dev: bool,
+) -> anyhow::Result<(Arc<dyn Provider>, String)> {
+    use azure_blob::Error as E;
+    let texts = read_keys(d, at, base, dev, 2)?;
+    let active = active(d, &texts, at)?;
+    let mut keys = Vec::new();
+    for k in &texts {
+        keys.push(
+            azure_blob::AccountKey::from_base64(&k.name, &k.text)
+                .map_err(|e| anyhow!("{}: azure-blob: {e}", k.at))?,
+        );
+    }
+    let location =
+        azure_blob::Location::from_url(&d.url, d.account.as_deref(), d.container.as_deref())
+            .map_err(|e| {
+                let field = match e {
+                    E::AccountMissing | E::AccountMismatch { .. } | E::BadAccountName(_) => {
+                        "account"
+                    }
+                    E::ContainerMissing | E::ContainerMismatch { .. } | E::BadContainerName(_) => {
+                        "container"
+                    }
+                    _ => "url",
+                };
+                anyhow!("{at}.{field}: azure-blob: {e}")
+            })?;
+    let protocol = match d.protocol.as_deref() {
+        None | Some("https") => azure_blob::Protocol::Https,
+        Some("https,http" | "http,https") => azure_blob::Protocol::HttpsAndHttp,
+        Some(other) => {
+            bail!("{at}.protocol: {other:?} is not \"https\" or \"https,http\" (the emulator's)")
+        }
+    };
+    let config = azure_blob::Config {
+        location,
+        protocol,
+        stored_policy: d.stored_policy.clone(),
+    };
+    let signer = azure_blob::AzureBlob::new(keys, &active, config).map_err(|e| {
+        let field = match e {
+            E::BadPolicyId(_) => "stored_policy",
+            E::HttpWithHttpsOnly => "protocol",
+            _ => "keys",
+        };
+        anyhow!("{at}.{field}: azure-blob: {e}")
+    })?;
+    Ok((Arc::new(signer), active))
 }
 
 /// A provider's signer from command-line arguments (`signgate sign/verify/edge --provider`):

@@ -223,6 +223,23 @@ impl RawRule {
                 distribution.name
             );
         }
+        let Signer::Cdn(signer) = &distribution.signer else {
+            unreachable!("CloudFront returned above")
+        };
+        // Stable URLs round the expiry up by as much as one step.
+        let longest = self.lifetime_seconds + self.cache_step_seconds;
+        if let Some(why) = caps.lifetime_refusal(
+            signer.inner(),
+            &distribution.base_url,
+            &probe_folder(pattern),
+            longest,
+        ) {
+            bail!(
+                "{at}.lifetime_seconds: {provider} (distribution {:?}) cannot sign a URL that lives {longest} s (lifetime_seconds{}): {why}",
+                distribution.name,
+                if self.cache_step_seconds > 0 { " + cache_step_seconds" } else { "" }
+            );
+        }
         if self.bind_client_ip && !caps.ipv4 && !caps.ipv6 {
             bail!("{at}.bind_client_ip: {provider} (distribution {:?}) cannot bind a URL to the client's address", distribution.name);
         }
@@ -235,11 +252,13 @@ impl RawRule {
                 .filter(|f| caps.folder(*f))
                 .map(FolderForm::name)
                 .collect();
-            let can = if can.is_empty() {
-                "none".to_owned()
-            } else {
-                can.join(", ")
-            };
+            if can.is_empty() {
+                bail!(
+                    "{at}.cookies: {provider} (distribution {:?}) signs one object per URL and has no folder credential (no cookie, path or query form); drop cookies = true, or serve the folder through a CDN",
+                    distribution.name
+                );
+            }
+            let can = can.join(", ");
             bail!(
                 "{at}.folder_token: {provider} (distribution {:?}) cannot hand a folder out as a {}; it can: {can}",
                 distribution.name,

@@ -38,7 +38,7 @@ pub(super) struct RawDistribution {
     /// Which CDN signs and checks this distribution's URLs.
     #[serde(default)]
     pub(super) provider: ProviderName,
-    url: String,
+    pub(super) url: String,
     /// CloudFront: the key set that signs.
     key_set: Option<String>,
     /// CloudFront: the digest under the signature.
@@ -70,6 +70,20 @@ pub(super) struct RawDistribution {
     /// nginx-secure-link with two keys: the variable nginx's `map` reads to pick the current
     /// secret (`$arg_sk`, `$cookie_sl_key`, a capture); its value is the active key's name.
     pub(super) rotation_selector: Option<String>,
+    // Object stores: gcs and azure-blob.
+    /// gcs: the HMAC key's access ID; the key file then holds its secret instead of a service
+    /// account's JSON key.
+    pub(super) hmac_access_id: Option<String>,
+    /// azure-blob: the storage account, where the URL's host does not name it
+    /// (`<account>.blob.core.windows.net`).
+    pub(super) account: Option<String>,
+    /// azure-blob: the container, where the URL's path does not name it.
+    pub(super) container: Option<String>,
+    /// azure-blob: `https` (default) or `https,http` (the emulator), the SAS's `spr`.
+    pub(super) protocol: Option<String>,
+    /// azure-blob: a stored access policy of the container (`si`); it holds the permissions
+    /// (create it with `r`, no start and no expiry), so deleting it revokes every live link.
+    pub(super) stored_policy: Option<String>,
     /// Domain attribute of signed cookies; "" or absent: host-only cookies.
     #[serde(default)]
     cookie_domain: String,

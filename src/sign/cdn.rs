@@ -63,6 +63,7 @@ impl CdnSigner {
                 expires: window.expires,
                 starts: None,
                 client_ip,
+                signed_at: Some(window.signed_at),
             }),
         }
     }
@@ -170,6 +171,7 @@ impl Capabilities {
             expires: NOW + 300,
             starts: None,
             client_ip,
+            signed_at: Some(NOW),
         };
         let verifies = |url: &str, cookies: &[(&str, &str)], client_ip| {
             provider
@@ -240,6 +242,32 @@ impl Capabilities {
             cookie,
             path,
             query,
+        }
+    }
+
+    /// Why the provider refuses to sign a URL under `base_url/folder/` that lives `seconds`
+    /// (a store's longest lifetime: GCS's 7 days), found by signing one; `None` when it signs,
+    /// or when it signs no URL there even for the probe's short lifetime (a folder-only form).
+    pub fn lifetime_refusal(
+        &self,
+        provider: &dyn Provider,
+        base_url: &str,
+        folder: &str,
+        seconds: u64,
+    ) -> Option<String> {
+        let url = format!("{base_url}/{folder}/index.m3u8");
+        let sign = |seconds: u64| {
+            let grant = Grant {
+                expires: NOW.saturating_add(seconds),
+                starts: None,
+                client_ip: self.needs_client_ip.then_some(V4),
+                signed_at: Some(NOW),
+            };
+            provider.sign_url(&url, &grant)
+        };
+        match (sign(300), sign(seconds)) {
+            (Ok(_), Err(e)) => Some(e.to_string()),
+            _ => None,
         }
     }
 

@@ -157,6 +157,8 @@ pub struct SignedObject {
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Window {
     pub expires: u64,
+    /// When it is signed (`now`), for the providers whose signature carries it (GCS).
+    pub signed_at: u64,
     pub client_ip: Option<IpAddr>,
     /// A custom CloudFront policy even without conditions that need one.
     pub force_custom: bool,
@@ -269,6 +271,7 @@ impl SignTarget {
         }
         Window {
             expires,
+            signed_at: now,
             client_ip: self.bind_client_ip.then_some(client_ip.to_canonical()),
             force_custom: self.policy == PolicyChoice::Custom,
         }

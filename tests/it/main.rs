@@ -30,6 +30,8 @@ mod sessions;
 mod signals;
 mod signing;
 mod sql_grants;
+mod stores_azure;
+mod stores_gcs;
 mod token_cache;
 
 /// The binary under test, for the tests that run it as a process.

@@ -662,3 +662,33 @@ async fn the_readme_configuration_of_every_provider_loads_as_written() {
         ]
     );
 }
+
+#[tokio::test]
+async fn the_readme_configuration_of_the_object_stores_loads_as_written() {
+    let toml = signgate_testkit::nginx::readme_snippet("stores-config", "toml");
+    let dir = signgate_testkit::fs::tempdir();
+    let demo = signgate_testkit::app::repo().join("config/dev/providers");
+    for (name, demo_file) in [
+        ("gcs-service-account.json", "gcs-service-account.json"),
+        ("SIGNGATE_GCS_HMAC_SECRET", "gcs-hmac.secret"),
+        ("azure-key1", "azure-devstoreaccount1.key"),
+        ("SIGNGATE_AZURE_KEY2", "azure-devstoreaccount1.key"),
+        ("azurite-key", "azure-devstoreaccount1.key"),
+    ] {
+        std::fs::copy(demo.join(demo_file), dir.join(name)).unwrap();
+    }
+    let toml = toml
+        .replace("/etc/signgate/", &format!("{}/", dir.display()))
+        .replace("key_env = \"", &format!("key_file = \"{}/", dir.display()));
+    let (config, _) = signgate_testkit::fs::config_file(&format!("\n{toml}"));
+    let loaded = settings(&config, &[]).unwrap_or_else(|e| panic!("{e:#}"));
+    let providers: Vec<&str> = loaded
+        .distributions
+        .iter()
+        .map(|d| d.signer.provider())
+        .collect();
+    assert_eq!(
+        providers,
+        ["cloudfront", "gcs", "gcs", "azure-blob", "azure-blob"]
+    );
+}

@@ -1,5 +1,6 @@
 //! The few primitives the schemes need, all from OpenSSL (see docs/decisions/0001): HMAC with
-//! SHA-1/SHA-256/MD5, plain MD5, Ed25519, and a constant-time comparison.
+//! SHA-1/SHA-256/MD5, plain MD5 and SHA-256, Ed25519, RSA PKCS#1 v1.5 with SHA-256 (GCS service
+//! accounts), and a constant-time comparison.
 
 use openssl::error::ErrorStack;
 use openssl::hash::MessageDigest;
@@ -35,6 +36,11 @@ pub(crate) fn hmac(digest: Digest, key: &[u8], data: &[u8]) -> Result<Vec<u8>, E
 /// MD5 of `data` (nginx `secure_link_md5`; not a MAC).
 pub(crate) fn md5(data: &[u8]) -> Result<Vec<u8>, ErrorStack> {
     Ok(openssl::hash::hash(MessageDigest::md5(), data)?.to_vec())
+}
+
+/// SHA-256 of `data`.
+pub(crate) fn sha256(data: &[u8]) -> Result<Vec<u8>, ErrorStack> {
+    Ok(openssl::hash::hash(MessageDigest::sha256(), data)?.to_vec())
 }
 
 /// Equality of two byte strings in time independent of where they differ.
@@ -83,6 +89,46 @@ impl Ed25519Public {
     pub(crate) fn verify(&self, data: &[u8], signature: &[u8]) -> bool {
         Verifier::new_without_digest(&self.0)
             .and_then(|mut v| v.verify_oneshot(signature, data))
+            .unwrap_or(false)
+    }
+}
+
+/// An RSA private key (RSASSA-PKCS1-v1_5 with SHA-256, as GCS V4 service-account signatures).
+#[derive(Clone)]
+pub(crate) struct RsaPrivate(PKey<Private>);
+
+/// Why a PEM text is not an RSA private key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum RsaKeyError {
+    /// Not a PEM private key OpenSSL reads (or one encrypted with a passphrase).
+    NotPem,
+    /// A private key of another type (EC, Ed25519, ...).
+    NotRsa,
+}
+
+impl RsaPrivate {
+    /// A PKCS#8 or PKCS#1 PEM private key. Never prompts: an encrypted key is refused.
+    pub(crate) fn from_pem(pem: &[u8]) -> Result<Self, RsaKeyError> {
+        let key =
+            PKey::private_key_from_pem_callback(pem, |_| Ok(0)).map_err(|_| RsaKeyError::NotPem)?;
+        if key.id() != Id::RSA {
+            return Err(RsaKeyError::NotRsa);
+        }
+        Ok(RsaPrivate(key))
+    }
+
+    pub(crate) fn sign_sha256(&self, data: &[u8]) -> Result<Vec<u8>, ErrorStack> {
+        let mut signer = Signer::new(MessageDigest::sha256(), &self.0)?;
+        signer.update(data)?;
+        signer.sign_to_vec()
+    }
+
+    pub(crate) fn verify_sha256(&self, data: &[u8], signature: &[u8]) -> bool {
+        Verifier::new(MessageDigest::sha256(), &self.0)
+            .and_then(|mut v| {
+                v.update(data)?;
+                v.verify(signature)
+            })
             .unwrap_or(false)
     }
 }

@@ -2,7 +2,9 @@
 //! chosen implicitly.
 
 use base64::alphabet::URL_SAFE;
-use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::{
+    GeneralPurpose, GeneralPurposeConfig, STANDARD, URL_SAFE_NO_PAD,
+};
 use base64::engine::DecodePaddingMode;
 use base64::Engine;
 
@@ -41,6 +43,16 @@ pub(crate) fn decode_b64url_any(text: &str) -> Option<Vec<u8>> {
 /// Decodes unpadded base64url only.
 pub(crate) fn decode_b64url_unpadded(text: &str) -> Option<Vec<u8>> {
     URL_SAFE_NO_PAD.decode(text).ok()
+}
+
+/// Standard base64 with `=` padding (Azure's account keys and SAS signatures).
+pub(crate) fn b64_standard(bytes: &[u8]) -> String {
+    STANDARD.encode(bytes)
+}
+
+/// Decodes standard base64 with canonical `=` padding only.
+pub(crate) fn decode_b64_standard(text: &str) -> Option<Vec<u8>> {
+    STANDARD.decode(text).ok()
 }
 
 /// True when `text` uses the standard alphabet's `+` or `/`, a common mistake for base64url keys.

@@ -13,8 +13,12 @@
 //! * [`Provider::verify`]: checks an [`EdgeRequest`] (URL, cookies, client address, time).
 //!
 //! What a credential grants besides its scope is a [`Grant`]: the expiry, an optional start time
-//! and an optional client address. A scheme that cannot carry one of them refuses the grant
-//! rather than silently dropping the restriction.
+//! and an optional client address, and the moment it is signed for the schemes whose signature
+//! carries one. A scheme that cannot carry one of them refuses the grant rather than silently
+//! dropping the restriction.
+//!
+//! Object stores sign the same way ([`gcs`], [`azure_blob`]): one object per URL, no folder
+//! credential (their `sign_prefix` refuses every delivery).
 //!
 //! Time is always passed in; nothing here reads the clock or does I/O. Input that cannot be
 //! signed exactly as it will be served (a URL that already carries the scheme's own parameters,
@@ -24,12 +28,15 @@
 use std::net::IpAddr;
 
 pub mod akamai;
+pub mod azure_blob;
 pub mod bunny;
 mod crypto;
 mod encoding;
+pub mod gcs;
 pub mod google_cloud_cdn;
 pub mod google_media_cdn;
 pub mod nginx_secure_link;
+mod time;
 mod url;
 
 pub use crypto::Digest;
@@ -43,6 +50,8 @@ pub enum Scheme {
     Akamai,
     Bunny,
     NginxSecureLink,
+    Gcs,
+    AzureBlob,
 }
 
 impl Scheme {
@@ -54,6 +63,8 @@ impl Scheme {
             Scheme::Akamai => "akamai",
             Scheme::Bunny => "bunny",
             Scheme::NginxSecureLink => "nginx-secure-link",
+            Scheme::Gcs => "gcs",
+            Scheme::AzureBlob => "azure-blob",
         }
     }
 }
@@ -67,6 +78,11 @@ pub struct Grant {
     pub starts: Option<u64>,
     /// Bind the credential to this client address, where the scheme can.
     pub client_ip: Option<IpAddr>,
+    /// The moment of signing, Unix seconds. Only schemes whose signature carries its own signing
+    /// time and a lifetime counted from it read it (GCS: `X-Goog-Date` and `X-Goog-Expires`),
+    /// and they refuse a grant without it rather than guess one; every other scheme ignores it.
+    /// `None` by default ([`Grant::until`]), so grants built for the CDNs need not set it.
+    pub signed_at: Option<u64>,
 }
 
 impl Grant {
@@ -76,6 +92,15 @@ impl Grant {
             expires,
             starts: None,
             client_ip: None,
+            signed_at: None,
+        }
+    }
+
+    /// The same grant, signed at `now`.
+    pub fn signed(self, now: u64) -> Self {
+        Grant {
+            signed_at: Some(now),
+            ..self
         }
     }
 }
@@ -202,6 +227,10 @@ pub enum Error {
     Bunny(#[from] bunny::Error),
     #[error("nginx-secure-link: {0}")]
     NginxSecureLink(#[from] nginx_secure_link::Error),
+    #[error("gcs: {0}")]
+    Gcs(#[from] gcs::Error),
+    #[error("azure-blob: {0}")]
+    AzureBlob(#[from] azure_blob::Error),
 }
 
 /// Why an edge refuses a request, in the scheme's own terms.
@@ -217,6 +246,10 @@ pub enum Refusal {
     Bunny(#[from] bunny::Denial),
     #[error("nginx-secure-link: {0}")]
     NginxSecureLink(#[from] nginx_secure_link::Denial),
+    #[error("gcs: {0}")]
+    Gcs(#[from] gcs::Denial),
+    #[error("azure-blob: {0}")]
+    AzureBlob(#[from] azure_blob::Denial),
 }
 
 impl Refusal {
@@ -228,6 +261,8 @@ impl Refusal {
             Refusal::Akamai(d) => d.code(),
             Refusal::Bunny(d) => d.code(),
             Refusal::NginxSecureLink(d) => d.code(),
+            Refusal::Gcs(d) => d.code(),
+            Refusal::AzureBlob(d) => d.code(),
         }
     }
 }

@@ -5,8 +5,10 @@
 //! - [`django`]: Django session values signed here, of a chosen length;
 //! - [`http`]: asserting that nothing signed came back, and raw exchanges sent byte for byte;
 //! - [`edge`]: the local edge that verifies like CloudFront, and the media files it serves;
-//! - [`providers`]: a distribution for each CDN beside CloudFront, with the demo keys, and that
-//!   CDN's verifier built independently from the same key files;
+//! - [`providers`]: a distribution for each CDN beside CloudFront and each object store, with
+//!   the demo keys, and that CDN's (or store's) verifier built independently from the same files;
+//! - [`azurite`]: a real Azurite (the Azure storage emulator) and the shared-key requests that
+//!   set up its containers, blobs and stored access policies;
 //! - [`backends`]: Redis and PostgreSQL from the environment, JWKS providers, a fault proxy;
 //! - [`process`]: child processes (signgate, nginx, Caddy, browsers) stopped when a test ends;
 //! - [`nginx`]: a real nginx on a free port with the test's configuration, and README snippets;
@@ -14,6 +16,7 @@
 //! - [`logs`]: capturing one test's log lines without a global subscriber.
 
 pub mod app;
+pub mod azurite;
 pub mod backends;
 pub mod django;
 pub mod edge;

@@ -7,8 +7,8 @@ use std::net::IpAddr;
 
 use serde_json::{json, Value};
 use signgate_providers::{
-    akamai, bunny, google_cloud_cdn, google_media_cdn, nginx_secure_link, EdgeRequest, Provider,
-    Refusal, Verified,
+    akamai, azure_blob, bunny, gcs, google_cloud_cdn, google_media_cdn, nginx_secure_link,
+    EdgeRequest, Provider, Refusal, Verified,
 };
 
 use crate::app::repo;
@@ -22,6 +22,12 @@ pub const ALL: [&str; 5] = [
     "bunny",
     "nginx-secure-link",
 ];
+
+/// The object stores, by configuration name (one object per URL, no folder credential).
+pub const STORES: [&str; 2] = ["gcs", "azure-blob"];
+
+/// The storage account of the test azure-blob distribution: the emulator's development account.
+pub const AZURE_ACCOUNT: &str = "devstoreaccount1";
 
 /// The expression of the test nginx-secure-link distribution (no client address).
 pub const NGINX_EXPRESSION: &str = "$secure_link_expires$uri $secret";
@@ -55,6 +61,14 @@ pub fn distribution(provider: &str, name: &str, url: &str) -> Value {
         "nginx-secure-link" => json!({
             "keys": [key("current", "nginx-secure-link.secret")],
             "expression": NGINX_EXPRESSION,
+        }),
+        "gcs" => json!({"keys": [key("sa", "gcs-service-account.json")]}),
+        // The container is the URL's first path segment (a custom domain's form); http, as the
+        // emulator speaks.
+        "azure-blob" => json!({
+            "keys": [key("key1", "azure-devstoreaccount1.key")],
+            "account": AZURE_ACCOUNT,
+            "protocol": "https,http",
         }),
         other => panic!("no test distribution for provider {other}"),
     };
@@ -117,6 +131,36 @@ pub fn verifier_in(provider: &str, media_mode: google_media_cdn::Mode) -> Box<dy
             .unwrap(),
         ),
         other => panic!("no verifier for provider {other}"),
+    }
+}
+
+/// The store's own verifier for [`distribution`]'s keys at `base_url` (Azure: which container,
+/// and the stored access policy if the distribution names one).
+pub fn store_verifier(
+    provider: &str,
+    base_url: &str,
+    stored_policy: Option<&str>,
+) -> Box<dyn Provider> {
+    match provider {
+        "gcs" => Box::new(gcs::Gcs::new(
+            gcs::SigningKey::service_account_json("sa", &demo_key("gcs-service-account.json"))
+                .unwrap(),
+        )),
+        "azure-blob" => {
+            let key = azure_blob::AccountKey::from_base64(
+                "key1",
+                &demo_key("azure-devstoreaccount1.key"),
+            )
+            .unwrap();
+            let config = azure_blob::Config {
+                location: azure_blob::Location::from_url(base_url, Some(AZURE_ACCOUNT), None)
+                    .unwrap(),
+                protocol: azure_blob::Protocol::HttpsAndHttp,
+                stored_policy: stored_policy.map(str::to_owned),
+            };
+            Box::new(azure_blob::AzureBlob::new(vec![key], "key1", config).unwrap())
+        }
+        other => panic!("no store verifier for provider {other}"),
     }
 }
 
