@@ -4,8 +4,8 @@
 //! translate HTTP in and out. Every error is final: nothing is signed unless a function here
 //! returns `Ok`.
 //!
-//! (A little over 300 lines: the four flows and their audit lines, kept together so that what
-//! one entry point audits, the others audit too.)
+//! (About 400 lines: the four flows with their audit lines and decision counts, kept together so
+//! that what one entry point audits and counts, the others do too.)
 
 use std::net::IpAddr;
 use std::sync::Arc;

@@ -7,10 +7,12 @@
 //! module builds itself from its section (`App::build` in `app.rs`). One file per section,
 //! holding its raw serde struct and its checks:
 //! [`server`], [`log`], [`limits`], [`auth`], [`signing`] (key sets and distributions, with
-//! [`providers`] for the keys of CDNs beside CloudFront), [`rules`] and [`grants`].
+//! [`providers`] for the keys of CDNs beside CloudFront, and [`key_age`] for their ages),
+//! [`rules`] and [`grants`].
 
 mod auth;
 mod grants;
+mod key_age;
 mod limits;
 mod log;
 mod providers;
@@ -35,9 +37,10 @@ use crate::rate_limit::LimitSettings;
 use crate::sign::{Distribution, TargetSettings};
 use crate::telemetry::LogSettings;
 
+pub use key_age::KeySetAge;
 pub use providers::signer_for_cli;
 pub use server::ServerConfig;
-pub use signing::{KeySetAge, DEMO_KEY_MARKER};
+pub use signing::DEMO_KEY_MARKER;
 
 /// Everything the service is built from, checked.
 #[derive(Clone, Debug)]

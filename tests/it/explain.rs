@@ -422,3 +422,36 @@ fn setup_errors_exit_2_with_the_cause() {
     assert_eq!((code, &r["decision"]["outcome"]), (1, &json!("bad_key")));
     assert_eq!(r["decision"]["status"], 400);
 }
+
+/// `text` with every Unix time (9 digits or more) written as `T`.
+fn without_times(text: &str) -> String {
+    let mut out = String::new();
+    let mut digits = String::new();
+    for c in text.chars().chain(std::iter::once('\n')) {
+        if c.is_ascii_digit() {
+            digits.push(c);
+            continue;
+        }
+        out.push_str(if digits.len() >= 9 { "T" } else { &digits });
+        digits.clear();
+        out.push(c);
+    }
+    out.pop();
+    out
+}
+
+#[test]
+fn the_readmes_example_is_what_explain_prints() {
+    let readme = std::fs::read_to_string(signgate_testkit::app::repo().join("README.md")).unwrap();
+    let section = &readme[readme.find("### `signgate explain`").unwrap()..];
+    let start = section.find("```text\n").unwrap() + "```text\n".len();
+    let example = &section[start..start + section[start..].find("```").unwrap()];
+    let t = token("alice", json!({"roles": "viewer"}));
+    let default = signgate_testkit::app::default_config();
+    let o = explain(
+        &default,
+        &["--token", &t, "--key", "users/alice/report.pdf"],
+    );
+    assert_eq!(o.status.code(), Some(0));
+    assert_eq!(without_times(&text(&o)), without_times(example));
+}
