@@ -65,6 +65,12 @@ impl App {
             config.server.deny_as_not_found,
             &grants,
         )?;
+        metrics.set_key_sets(
+            config
+                .key_ages
+                .iter()
+                .map(|age| (age.name.as_str(), age.keys, age.rotate_by())),
+        );
         Ok(App {
             server: config.server.clone(),
             authenticators,

@@ -4,8 +4,8 @@
 //! translate HTTP in and out. Every error is final: nothing is signed unless a function here
 //! returns `Ok`.
 //!
-//! (A little over 300 lines: the four flows and their audit lines, kept together so that what
-//! one entry point audits, the others audit too.)
+//! (About 400 lines: the four flows with their audit lines and decision counts, kept together so
+//! that what one entry point audits and counts, the others do too.)
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -171,8 +171,24 @@ pub async fn sign_folder(
         None => None,
     };
     let principal = authenticate(app, req.headers).await?;
+    let granted = authorize_folder(app, &principal, &folder, next, caller.client_ip).await;
+    count_decision(app, "folder", &granted);
+    Ok(Allowed {
+        principal,
+        signed: granted?,
+    })
+}
+
+/// The rules' decision on a folder for this caller, and its credential if allowed.
+async fn authorize_folder(
+    app: &App,
+    principal: &Principal,
+    folder: &ObjectKey,
+    next: Option<ObjectKey>,
+    client_ip: IpAddr,
+) -> Result<FolderGrant, AppError> {
     let subject = principal.subject().unwrap_or("-");
-    let rule = match app.rules.decide_folder(&folder, &principal) {
+    let rule = match app.rules.decide_folder(folder, principal) {
         Decision::Allow(rule) => rule,
         Decision::NeedsLogin => {
             crate::audit!(subject, folder = %folder, decision = "unauthenticated", kind = "cookies");
@@ -186,8 +202,8 @@ pub async fn sign_folder(
             return Err(refusal(not_found));
         }
     };
-    let charge = || charge_query(app, &principal);
-    if !rule.sql_grant_allows(&principal, &folder, charge).await? {
+    let charge = || charge_query(app, principal);
+    if !rule.sql_grant_allows(principal, folder, charge).await? {
         crate::audit!(subject, folder = %folder, decision = "deny", kind = "cookies", grant = sql_grant_name(rule));
         return Err(refusal(rule.deny_as_not_found));
     }
@@ -208,7 +224,9 @@ pub async fn sign_folder(
     }
     let credential =
         rule.target
-            .sign_folder(&folder, next.as_deref(), caller.client_ip, app.clock.now())?;
+            .sign_folder(folder, next.as_deref(), client_ip, app.clock.now())?;
+    app.metrics
+        .signature(rule.target.provider(), &credential.key_id);
     crate::audit!(
         subject,
         folder = %folder,
@@ -220,13 +238,10 @@ pub async fn sign_folder(
         expires = credential.expires_at,
     );
     let next = credential.url.clone().or(next);
-    Ok(Allowed {
-        principal,
-        signed: FolderGrant {
-            credential,
-            distribution,
-            next,
-        },
+    Ok(FolderGrant {
+        credential,
+        distribution,
+        next,
     })
 }
 
@@ -271,6 +286,31 @@ async fn authorize_and_sign(
     client_ip: IpAddr,
     audit_login: bool,
 ) -> Result<SignedObject, AppError> {
+    let signed = decide_and_sign(app, principal, key, download, client_ip, audit_login).await;
+    count_decision(app, "object", &signed);
+    signed
+}
+
+/// `signgate_decisions_total`: allow, deny (403 or 404), unauthenticated (sign in first), or
+/// error (no decision: a backend down, a limit, an object the provider cannot sign).
+fn count_decision<T>(app: &App, kind: &'static str, result: &Result<T, AppError>) {
+    let decision = match result {
+        Ok(_) => "allow",
+        Err(AppError::Forbidden | AppError::NotFound) => "deny",
+        Err(AppError::Unauthenticated { .. }) => "unauthenticated",
+        Err(_) => "error",
+    };
+    app.metrics.decision(kind, decision);
+}
+
+async fn decide_and_sign(
+    app: &App,
+    principal: &Principal,
+    key: &ObjectKey,
+    download: Option<&DownloadName>,
+    client_ip: IpAddr,
+    audit_login: bool,
+) -> Result<SignedObject, AppError> {
     let subject = principal.subject().unwrap_or("-");
     match app.rules.decide(key, principal) {
         Decision::Allow(rule) => {
@@ -286,6 +326,8 @@ async fn authorize_and_sign(
             app.metrics
                 .signing_seconds
                 .observe(started.elapsed().as_secs_f64());
+            app.metrics
+                .signature(rule.target.provider(), &signed.key_id);
             crate::audit!(
                 subject,
                 object = %key,

@@ -18,6 +18,38 @@ pub struct RequestLabels {
     pub outcome: &'static str,
 }
 
+/// An answer: the matched route, its HTTP status and its outcome code.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct AnswerLabels {
+    pub route: &'static str,
+    pub status: u16,
+    pub outcome: &'static str,
+}
+
+/// One authorization decision: `object` (a URL) or `folder` (cookies), and what was decided.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct DecisionLabels {
+    pub kind: &'static str,
+    pub decision: &'static str,
+}
+
+/// A signing key (configured, so bounded) and its provider.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct KeyLabels {
+    pub provider: &'static str,
+    pub key: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct IssuerLabels {
+    pub issuer: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct KeySetLabels {
+    pub key_set: String,
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ReasonLabels {
     pub reason: &'static str,
@@ -37,7 +69,14 @@ pub struct CacheCounters {
 
 pub struct Metrics {
     registry: Registry,
-    pub requests: Family<RequestLabels, Counter>,
+    pub requests: Family<AnswerLabels, Counter>,
+    pub decisions: Family<DecisionLabels, Counter>,
+    /// URLs and folder credentials handed out, by the key that signed them.
+    pub signatures: Family<KeyLabels, Counter>,
+    /// Unix time of each JWKS issuer's last successful fetch (0 until the first).
+    pub jwks_fetched: Family<IssuerLabels, Gauge>,
+    pub key_set_keys: Family<KeySetLabels, Gauge>,
+    pub key_set_rotate_by: Family<KeySetLabels, Gauge>,
     pub auth_failures: Family<ReasonLabels, Counter>,
     pub signing_seconds: Histogram,
     pub reloads: Family<RequestLabels, Counter>,
@@ -55,7 +94,12 @@ pub struct Metrics {
 impl Default for Metrics {
     fn default() -> Self {
         let mut registry = Registry::with_prefix("signgate");
-        let requests = Family::<RequestLabels, Counter>::default();
+        let requests = Family::<AnswerLabels, Counter>::default();
+        let decisions = Family::<DecisionLabels, Counter>::default();
+        let signatures = Family::<KeyLabels, Counter>::default();
+        let jwks_fetched = Family::<IssuerLabels, Gauge>::default();
+        let key_set_keys = Family::<KeySetLabels, Gauge>::default();
+        let key_set_rotate_by = Family::<KeySetLabels, Gauge>::default();
         let auth_failures = Family::<ReasonLabels, Counter>::default();
         let reloads = Family::<RequestLabels, Counter>::default();
         // 10 µs .. ~0.3 s
@@ -80,6 +124,31 @@ impl Default for Metrics {
             "requests",
             "Requests by route and outcome",
             requests.clone(),
+        );
+        registry.register(
+            "decisions",
+            "Authorization decisions by kind (object, folder) and decision (allow, deny, unauthenticated, error)",
+            decisions.clone(),
+        );
+        registry.register(
+            "signatures",
+            "URLs and folder credentials handed out, by provider and signing key (a stable URL reused from the cache counts each time)",
+            signatures.clone(),
+        );
+        registry.register(
+            "jwks_fetched_timestamp_seconds",
+            "Unix time of the last successful JWKS fetch, by issuer (0 until the first)",
+            jwks_fetched.clone(),
+        );
+        registry.register(
+            "key_set_keys",
+            "Keys listed in each CloudFront key set",
+            key_set_keys.clone(),
+        );
+        registry.register(
+            "key_set_rotate_by_timestamp_seconds",
+            "When the active key of a key set reaches rotate_after_days (Unix time; key sets with rotate_after_days only)",
+            key_set_rotate_by.clone(),
         );
         registry.register(
             "auth_failures",
@@ -129,6 +198,11 @@ impl Default for Metrics {
         Metrics {
             registry,
             requests,
+            decisions,
+            signatures,
+            jwks_fetched,
+            key_set_keys,
+            key_set_rotate_by,
             auth_failures,
             signing_seconds,
             reloads,
@@ -144,10 +218,51 @@ impl Default for Metrics {
 }
 
 impl Metrics {
-    pub fn request(&self, route: &'static str, outcome: &'static str) {
+    pub fn request(&self, route: &'static str, status: u16, outcome: &'static str) {
         self.requests
-            .get_or_create(&RequestLabels { route, outcome })
+            .get_or_create(&AnswerLabels {
+                route,
+                status,
+                outcome,
+            })
             .inc();
+    }
+
+    pub fn decision(&self, kind: &'static str, decision: &'static str) {
+        self.decisions
+            .get_or_create(&DecisionLabels { kind, decision })
+            .inc();
+    }
+
+    /// One URL or folder credential handed out, signed by `key`.
+    pub fn signature(&self, provider: &'static str, key: &str) {
+        self.signatures
+            .get_or_create(&KeyLabels {
+                provider,
+                key: key.to_owned(),
+            })
+            .inc();
+    }
+
+    /// The key sets of the configuration in force: each one's name, number of keys and, when
+    /// it has `rotate_after_days`, when its active key reaches that age. Replaces the series of
+    /// the previous configuration.
+    pub fn set_key_sets<'a>(&self, sets: impl IntoIterator<Item = (&'a str, usize, Option<u64>)>) {
+        self.key_set_keys.clear();
+        self.key_set_rotate_by.clear();
+        for (name, keys, rotate_by) in sets {
+            let labels = KeySetLabels {
+                key_set: name.to_owned(),
+            };
+            self.key_set_keys
+                .get_or_create(&labels)
+                .set(i64::try_from(keys).unwrap_or(i64::MAX));
+            if let Some(at) = rotate_by {
+                self.key_set_rotate_by
+                    .get_or_create(&labels)
+                    .set(i64::try_from(at).unwrap_or(i64::MAX));
+            }
+        }
     }
 
     pub fn auth_failure(&self, reason: &'static str) {

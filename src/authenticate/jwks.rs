@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use arc_swap::ArcSwap;
 use jsonwebtoken::jwk::{AlgorithmParameters, Jwk, KeyAlgorithm, PublicKeyUse};
 use jsonwebtoken::{Algorithm, DecodingKey};
+use prometheus_client::metrics::gauge::Gauge;
 use serde_json::Value;
 
 /// Where the key set is found.
@@ -50,13 +51,21 @@ pub struct JwksCache {
     last_attempt: Mutex<Option<Instant>>,
     min_refresh: Duration,
     refreshing: tokio::sync::Mutex<()>,
+    /// Unix time of the last successful fetch (`signgate_jwks_fetched_timestamp_seconds`).
+    fetched_at: Gauge,
 }
 
 const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
 const MAX_JWKS_BYTES: usize = 512 * 1024;
 
 impl JwksCache {
-    pub fn new(source: JwksSource, min_refresh: Duration, dev_loopback_http: bool) -> Self {
+    /// A cache of `source`'s keys; each successful fetch sets `fetched_at` to the Unix time.
+    pub fn new(
+        source: JwksSource,
+        min_refresh: Duration,
+        dev_loopback_http: bool,
+        fetched_at: Gauge,
+    ) -> Self {
         let client = reqwest::Client::builder()
             .timeout(FETCH_TIMEOUT)
             .redirect(reqwest::redirect::Policy::limited(3))
@@ -72,6 +81,7 @@ impl JwksCache {
             last_attempt: Mutex::new(None),
             min_refresh,
             refreshing: tokio::sync::Mutex::new(()),
+            fetched_at,
         }
     }
 
@@ -136,6 +146,10 @@ impl JwksCache {
                 tracing::info!(keys = keys.len(), "JWKS fetched");
                 self.keys.store(Arc::new(keys));
                 self.fetched.store(true, Ordering::Release);
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs());
+                self.fetched_at.set(i64::try_from(now).unwrap_or(i64::MAX));
                 true
             }
             Err(err) => {

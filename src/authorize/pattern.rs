@@ -131,6 +131,49 @@ impl KeyPattern {
         extends_below(&self.segments, &segments, user)
     }
 
+    /// The pattern with `user`'s claim values written in (`users/{sub}/**` reads
+    /// `users/alice/**` for alice), as matching fills them in; a claim the caller lacks, or
+    /// whose value can never match, stays `{claim}`. For people reading a decision.
+    pub fn filled_in(&self, user: Option<&User>) -> String {
+        let segment = |s: &Segment| match s {
+            Segment::AnyDepth => "**".to_owned(),
+            Segment::Pieces(pieces) => pieces
+                .iter()
+                .map(|p| match p {
+                    Piece::Star => "*".into(),
+                    Piece::Claim(name) => {
+                        piece_text(p, user).map_or_else(|| format!("{{{name}}}"), Cow::into_owned)
+                    }
+                    Piece::Literal(l) => l.clone(),
+                })
+                .collect(),
+        };
+        self.segments
+            .iter()
+            .map(segment)
+            .collect::<Vec<_>>()
+            .join("/")
+    }
+
+    /// The claims of the pattern that `user` lacks or whose value can never match (so the
+    /// pattern matches nothing for this caller).
+    pub fn unusable_claims(&self, user: Option<&User>) -> Vec<&str> {
+        let mut out: Vec<&str> = Vec::new();
+        for segment in &self.segments {
+            let Segment::Pieces(pieces) = segment else {
+                continue;
+            };
+            for piece in pieces {
+                if let Piece::Claim(name) = piece {
+                    if piece_text(piece, user).is_none() && !out.contains(&name.as_str()) {
+                        out.push(name);
+                    }
+                }
+            }
+        }
+        out
+    }
+
     /// Matches `key` for `user` (claims are unavailable for anonymous callers).
     pub fn matches(&self, key: &ObjectKey, user: Option<&User>) -> bool {
         let segments: Vec<&str> = key.segments().collect();
@@ -328,6 +371,20 @@ pub(super) mod tests {
         ));
         assert!(m("n/{n}/x", "n/7/x", Some(&alice)));
         assert!(!m("orgs/{missing}/x", "orgs/acme/x", Some(&alice)));
+    }
+
+    #[test]
+    fn a_pattern_reads_with_the_callers_claims_filled_in() {
+        let alice = user("alice", json!({"org": "acme", "team": "a/b"}));
+        let p = KeyPattern::parse("orgs/{org}/{sub}-*/{team}/**").unwrap();
+        assert_eq!(p.filled_in(Some(&alice)), "orgs/acme/alice-*/{team}/**");
+        assert_eq!(p.unusable_claims(Some(&alice)), ["team"]);
+        assert_eq!(p.filled_in(None), "orgs/{org}/{sub}-*/{team}/**");
+        assert_eq!(p.unusable_claims(None), ["org", "sub", "team"]);
+        assert!(KeyPattern::parse("public/**")
+            .unwrap()
+            .unusable_claims(None)
+            .is_empty());
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! Command-line interface. Offline commands (`sign`, `verify`, `keygen`, `token`,
-//! `check-config`) and the service (`serve`, the default).
+//! `check-config`, `explain`) and the service (`serve`, the default).
 
 mod edge;
+mod explain;
 mod keygen;
 mod provider;
 mod serve;
@@ -34,8 +35,12 @@ pub struct Cli {
 enum Command {
     /// Run the service (the default when no command is given).
     Serve,
-    /// Parse and validate the configuration and its keys, then exit.
+    /// Parse and validate the configuration and its keys, then exit (warning about a key set
+    /// whose only key is older than its rotate_after_days).
     CheckConfig,
+    /// Why a caller may or may not read an object: the credential, each rule, the decision and
+    /// what would be signed (nothing is). Exit 0 allow, 1 deny, 2 setup error.
+    Explain(explain::ExplainArgs),
     /// Sign a CloudFront URL (or cookies) offline, or another CDN's with --provider.
     Sign(sign::SignArgs),
     /// Verify a signed URL as CloudFront (or the --provider CDN) would.
@@ -60,6 +65,7 @@ pub fn main() -> ExitCode {
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve::serve(&cli.config),
         Command::CheckConfig => serve::check_config(&cli.config),
+        Command::Explain(args) => explain::run(&cli.config, args),
         Command::Sign(args) => sign::run(args),
         Command::Verify(args) => verify::run(args),
         Command::Keygen(args) => keygen::run(args),

@@ -12,6 +12,14 @@ use crate::startup::{run_until_stopped, Listeners};
 pub fn serve(config: &Path) -> anyhow::Result<ExitCode> {
     let config = Config::load(config)?;
     let _log_guard = crate::telemetry::init(&config.log);
+    let now = crate::clock::Clock::System.now();
+    for warning in config
+        .key_ages
+        .iter()
+        .filter_map(|age| age.retirement_warning(now))
+    {
+        tracing::warn!("{warning}");
+    }
     let mut runtime = tokio::runtime::Builder::new_multi_thread();
     runtime.enable_all();
     if config.server.worker_threads > 0 {
@@ -37,6 +45,14 @@ pub fn check_config(path: &Path) -> anyhow::Result<ExitCode> {
             .map_err(|e| anyhow::anyhow!("configuration {}: {e:#}", path.display()))?;
         for problem in app.check_backends().await? {
             eprintln!("warning: {problem} (signgate would start and fail closed until it answers)");
+        }
+        let now = crate::clock::Clock::System.now();
+        for warning in config
+            .key_ages
+            .iter()
+            .filter_map(|age| age.retirement_warning(now))
+        {
+            eprintln!("warning: {warning}");
         }
         anyhow::Ok(config)
     })?;

@@ -7,10 +7,12 @@
 //! module builds itself from its section (`App::build` in `app.rs`). One file per section,
 //! holding its raw serde struct and its checks:
 //! [`server`], [`log`], [`limits`], [`auth`], [`signing`] (key sets and distributions, with
-//! [`providers`] for the keys of CDNs beside CloudFront), [`rules`] and [`grants`].
+//! [`providers`] for the keys of CDNs beside CloudFront, and [`key_age`] for their ages),
+//! [`rules`] and [`grants`].
 
 mod auth;
 mod grants;
+mod key_age;
 mod limits;
 mod log;
 mod providers;
@@ -35,6 +37,7 @@ use crate::rate_limit::LimitSettings;
 use crate::sign::{Distribution, TargetSettings};
 use crate::telemetry::LogSettings;
 
+pub use key_age::KeySetAge;
 pub use providers::signer_for_cli;
 pub use server::ServerConfig;
 pub use signing::DEMO_KEY_MARKER;
@@ -49,6 +52,8 @@ pub struct Config {
     pub limits: LimitSettings,
     pub auth: AuthSettings,
     pub key_sets: Vec<(String, Arc<KeySet>)>,
+    /// Each key set's active key's age and `rotate_after_days`, in the order of `key_sets`.
+    pub key_ages: Vec<KeySetAge>,
     pub distributions: Vec<Arc<Distribution>>,
     /// The rules in order, each with what it signs with.
     pub rules: Vec<(RuleSettings, TargetSettings)>,
@@ -109,7 +114,7 @@ impl Config {
 fn check(raw: RawConfig, base: &Path, source: &Path) -> anyhow::Result<Config> {
     let dev = raw.dev;
     let server = raw.server.check()?;
-    let key_sets = signing::key_sets(&raw.key_sets, base, dev)?;
+    let (key_sets, key_ages) = signing::key_sets(&raw.key_sets, base, dev, Clock::System.now())?;
     let distributions =
         signing::distributions(&raw.distributions, &key_sets, &server.public_url, base, dev)?;
     let grant_names: Vec<&str> = raw.grants.iter().map(|g| g.name.as_str()).collect();
@@ -135,6 +140,7 @@ fn check(raw: RawConfig, base: &Path, source: &Path) -> anyhow::Result<Config> {
         grants: grants::check(&raw.grants)?,
         server,
         key_sets,
+        key_ages,
         distributions,
         rules,
         source: source.to_path_buf(),

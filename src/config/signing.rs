@@ -18,17 +18,21 @@ pub const DEMO_KEY_MARKER: &str = "signgate-demo-key";
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawKeySet {
-    name: String,
-    active: String,
-    keys: Vec<RawKey>,
+    pub(super) name: String,
+    pub(super) active: String,
+    pub(super) keys: Vec<RawKey>,
+    /// A set whose only key is older than this is warned about (`check-config`, metrics).
+    pub(super) rotate_after_days: Option<u32>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RawKey {
-    key_pair_id: String,
+pub(super) struct RawKey {
+    pub(super) key_pair_id: String,
     private_key_file: String,
     passphrase_env: Option<String>,
+    /// The day the key pair was made, `"2025-01-31"` (UTC).
+    pub(super) created: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -141,21 +145,29 @@ fn yes() -> bool {
     true
 }
 
-/// Every key set with its keys read and parsed; names unique.
+/// A key set and its name.
+type NamedKeySet = (String, Arc<KeySet>);
+
+/// Every key set with its keys read and parsed, names unique; and each set's age
+/// ([`super::key_age`]).
 pub(super) fn key_sets(
     raw: &[RawKeySet],
     base: &Path,
     dev: bool,
-) -> anyhow::Result<Vec<(String, Arc<KeySet>)>> {
-    let mut sets: Vec<(String, Arc<KeySet>)> = Vec::new();
+    now: u64,
+) -> anyhow::Result<(Vec<NamedKeySet>, Vec<super::KeySetAge>)> {
+    let mut sets: Vec<NamedKeySet> = Vec::new();
+    let mut ages = Vec::new();
     for (i, ks) in raw.iter().enumerate() {
-        let set = key_set(ks, &format!("key_sets[{i}]"), base, dev)?;
+        let at = format!("key_sets[{i}]");
+        let set = key_set(ks, &at, base, dev)?;
         if sets.iter().any(|(n, _)| *n == ks.name) {
             bail!("key_sets[{i}].name: duplicate key set {:?}", ks.name);
         }
+        ages.push(super::key_age::key_set_age(ks, &at, now)?);
         sets.push((ks.name.clone(), set));
     }
-    Ok(sets)
+    Ok((sets, ages))
 }
 
 fn key_set(ks: &RawKeySet, at: &str, base: &Path, dev: bool) -> anyhow::Result<Arc<KeySet>> {

@@ -15,16 +15,15 @@ use crate::respond;
 pub async fn check(caller: Caller, headers: HeaderMap) -> Response {
     let result = forward_auth(&caller, &headers).await;
     let metrics = &caller.app.metrics;
-    match result {
-        Ok(response) => {
-            metrics.request("auth", "signed");
-            response
-        }
+    let (response, outcome) = match result {
+        Ok(response) => (response, "signed"),
         Err(err) => {
-            metrics.request("auth", err.code());
-            err.into_forward_auth_response()
+            let code = err.code();
+            (err.into_forward_auth_response(), code)
         }
-    }
+    };
+    metrics.request("auth", response.status().as_u16(), outcome);
+    response
 }
 
 async fn forward_auth(caller: &Caller, headers: &HeaderMap) -> Result<Response, AppError> {

@@ -53,22 +53,21 @@ pub fn metrics_router(service: Arc<Service>) -> Router {
         .with_state(service)
 }
 
-/// Counts the answer under `route` (`signed`, `answered`, or the refusal's code) and turns a
-/// refusal into its response.
+/// Counts the answer under `route`, its status and its outcome (`signed`, `answered`, or the
+/// refusal's code), and turns a refusal into its response.
 fn answer(
     metrics: &Metrics,
     route: &'static str,
     ok_outcome: &'static str,
     result: Result<Response, AppError>,
 ) -> Response {
-    match result {
-        Ok(response) => {
-            metrics.request(route, ok_outcome);
-            response
-        }
+    let (response, outcome) = match result {
+        Ok(response) => (response, ok_outcome),
         Err(err) => {
-            metrics.request(route, err.code());
-            err.into_response()
+            let code = err.code();
+            (err.into_response(), code)
         }
-    }
+    };
+    metrics.request(route, response.status().as_u16(), outcome);
+    response
 }

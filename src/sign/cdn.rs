@@ -55,6 +55,15 @@ impl CdnSigner {
         self.provider.as_ref()
     }
 
+    /// Whether a signature in `window` can be made (the client's address bound as asked).
+    pub(super) fn check_grant(
+        &self,
+        window: &Window,
+        caps: &Capabilities,
+    ) -> Result<(), SignError> {
+        self.grant(window, caps).map(|_| ())
+    }
+
     fn grant(&self, window: &Window, caps: &Capabilities) -> Result<Grant, SignError> {
         match window.client_ip {
             Some(IpAddr::V4(_)) if !caps.ipv4 => Err(SignError::IpBindingUnavailable),

@@ -24,19 +24,33 @@ impl CloudFrontSigner {
     }
 
     pub(super) fn sign_url(&self, url: &str, window: &Window) -> Result<SignedObject, SignError> {
-        let url = SignableUrl::parse(url)
-            .map_err(|e| internal(format!("built an unsignable URL: {e}")))?;
-        let conditions = conditions(window)?;
-        let policy = Policy::for_url(&url, &conditions).map_err(internal)?;
+        let (url, policy) = self.url_and_policy(url, window)?;
         let signing_key = self.key_set.active();
         let signed = signing_key
             .sign_url(&url, &policy, self.hash)
             .map_err(internal)?;
         Ok(SignedObject {
             url: signed,
-            expires_at: conditions.expires,
+            expires_at: policy.expires(),
             key_id: signing_key.id().to_string(),
         })
+    }
+
+    /// The policy [`CloudFrontSigner::sign_url`] signs for `url` in `window`.
+    pub(super) fn policy_for(&self, url: &str, window: &Window) -> Result<Policy, SignError> {
+        self.url_and_policy(url, window).map(|(_, policy)| policy)
+    }
+
+    fn url_and_policy(
+        &self,
+        url: &str,
+        window: &Window,
+    ) -> Result<(SignableUrl, Policy), SignError> {
+        let url = SignableUrl::parse(url)
+            .map_err(|e| internal(format!("built an unsignable URL: {e}")))?;
+        let conditions = conditions(window)?;
+        let policy = Policy::for_url(&url, &conditions).map_err(internal)?;
+        Ok((url, policy))
     }
 
     /// Signed cookies (always a custom policy) for the resource `prefix*`.

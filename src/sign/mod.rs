@@ -153,6 +153,20 @@ pub struct SignedObject {
     pub key_id: String,
 }
 
+/// What would be signed for one object, from [`SignTarget::plan`]; nothing is signed.
+#[derive(Clone, Debug)]
+pub struct SigningPlan {
+    /// The URL before its signature.
+    pub url: String,
+    pub expires_at: u64,
+    /// The address the signature would be bound to.
+    pub client_ip: Option<IpAddr>,
+    /// The key that would sign.
+    pub key_id: String,
+    /// CloudFront: the policy that would be signed.
+    pub policy: Option<signgate_cloudfront::Policy>,
+}
+
 /// What a signature made now grants: its expiry and, when the rule binds it, the client address.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Window {
@@ -200,12 +214,7 @@ impl SignTarget {
         now: u64,
     ) -> Result<SignedObject, SignError> {
         let dist = &self.distribution;
-        if download.is_some()
-            && matches!(dist.signer, Signer::Cdn(_))
-            && !self.capabilities.download
-        {
-            return Err(SignError::DownloadUnsupported);
-        }
+        self.check_download(download)?;
         let window = self.window(client_ip, now);
         let cache_key = self
             .url_cache
@@ -216,14 +225,7 @@ impl SignTarget {
                 return Ok(hit);
             }
         }
-        let mut url = String::with_capacity(dist.base_url.len() + key.as_str().len() + 64);
-        url.push_str(&dist.base_url);
-        url.push('/');
-        url.push_str(&key.to_url_path());
-        if let Some(name) = download {
-            url.push_str("?response-content-disposition=");
-            url.push_str(&name.query_value());
-        }
+        let url = self.object_url(key, download);
         let signed = match &dist.signer {
             Signer::CloudFront(s) => s.sign_url(&url, &window)?,
             Signer::Cdn(s) => s.sign_url(&url, &window, &self.capabilities)?,
@@ -232,6 +234,58 @@ impl SignTarget {
             cache.insert(k, &signed);
         }
         Ok(signed)
+    }
+
+    /// What [`SignTarget::sign`] would sign for the same request, without signing (and without
+    /// the stable-URL cache): the URL, the expiry, the key and, for CloudFront, the policy built
+    /// exactly as signing builds it. The same refusals as signing. For `signgate explain`.
+    pub fn plan(
+        &self,
+        key: &ObjectKey,
+        download: Option<&DownloadName>,
+        client_ip: IpAddr,
+        now: u64,
+    ) -> Result<SigningPlan, SignError> {
+        self.check_download(download)?;
+        let window = self.window(client_ip, now);
+        let url = self.object_url(key, download);
+        let policy = match &self.distribution.signer {
+            Signer::CloudFront(s) => Some(s.policy_for(&url, &window)?),
+            Signer::Cdn(s) => {
+                s.check_grant(&window, &self.capabilities)?;
+                None
+            }
+        };
+        Ok(SigningPlan {
+            url,
+            expires_at: window.expires,
+            client_ip: window.client_ip,
+            key_id: self.distribution.signer.active_key().to_owned(),
+            policy,
+        })
+    }
+
+    /// A download name needs a provider whose signature covers it (CloudFront's always does).
+    fn check_download(&self, download: Option<&DownloadName>) -> Result<(), SignError> {
+        let cdn = matches!(self.distribution.signer, Signer::Cdn(_));
+        if download.is_some() && cdn && !self.capabilities.download {
+            return Err(SignError::DownloadUnsupported);
+        }
+        Ok(())
+    }
+
+    /// The unsigned URL of `key` on the distribution, with the download name if any.
+    fn object_url(&self, key: &ObjectKey, download: Option<&DownloadName>) -> String {
+        let base = &self.distribution.base_url;
+        let mut url = String::with_capacity(base.len() + key.as_str().len() + 64);
+        url.push_str(base);
+        url.push('/');
+        url.push_str(&key.to_url_path());
+        if let Some(name) = download {
+            url.push_str("?response-content-disposition=");
+            url.push_str(&name.query_value());
+        }
+        url
     }
 
     /// A credential covering everything under `folder`, in the rule's folder form; `entry` is

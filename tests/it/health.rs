@@ -15,7 +15,9 @@ async fn health_readiness_metrics_and_unknown_routes() {
     app.get("/files/public/a", Some("not-a-token")).await;
     let metrics = app.metrics_text().await;
     assert!(
-        metrics.contains("signgate_requests_total{route=\"files\",outcome=\"signed\"} 1"),
+        metrics.contains(
+            "signgate_requests_total{route=\"files\",status=\"302\",outcome=\"signed\"} 1"
+        ),
         "{metrics}"
     );
     assert!(
