@@ -1,5 +1,5 @@
-//! Signed URLs and prefix credentials for CDNs beside CloudFront, and verification the way each
-//! CDN's edge performs it.
+//! Signed URLs and prefix credentials for CDNs beside CloudFront and presigned URLs for object
+//! stores (S3 and its clones), and verification the way each CDN's edge or store performs it.
 //!
 //! Every scheme is one module with its own key material (parsed and checked when it is built),
 //! its own [`Error`] for input it refuses to sign and its own [`Refusal`] reason for a request
@@ -30,6 +30,7 @@ mod encoding;
 pub mod google_cloud_cdn;
 pub mod google_media_cdn;
 pub mod nginx_secure_link;
+pub mod s3;
 mod url;
 
 pub use crypto::Digest;
@@ -43,6 +44,7 @@ pub enum Scheme {
     Akamai,
     Bunny,
     NginxSecureLink,
+    S3,
 }
 
 impl Scheme {
@@ -54,6 +56,7 @@ impl Scheme {
             Scheme::Akamai => "akamai",
             Scheme::Bunny => "bunny",
             Scheme::NginxSecureLink => "nginx-secure-link",
+            Scheme::S3 => "s3",
         }
     }
 }
@@ -202,6 +205,8 @@ pub enum Error {
     Bunny(#[from] bunny::Error),
     #[error("nginx-secure-link: {0}")]
     NginxSecureLink(#[from] nginx_secure_link::Error),
+    #[error("s3: {0}")]
+    S3(#[from] s3::Error),
 }
 
 /// Why an edge refuses a request, in the scheme's own terms.
@@ -217,6 +222,8 @@ pub enum Refusal {
     Bunny(#[from] bunny::Denial),
     #[error("nginx-secure-link: {0}")]
     NginxSecureLink(#[from] nginx_secure_link::Denial),
+    #[error("s3: {0}")]
+    S3(#[from] s3::Denial),
 }
 
 impl Refusal {
@@ -228,6 +235,7 @@ impl Refusal {
             Refusal::Akamai(d) => d.code(),
             Refusal::Bunny(d) => d.code(),
             Refusal::NginxSecureLink(d) => d.code(),
+            Refusal::S3(d) => d.code(),
         }
     }
 }
