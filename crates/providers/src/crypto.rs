@@ -1,10 +1,13 @@
 //! The few primitives the schemes need, all from OpenSSL (see docs/decisions/0001): HMAC with
-//! SHA-1/SHA-256/MD5, plain MD5 and SHA-256, Ed25519, and a constant-time comparison.
+//! SHA-1/SHA-256/MD5, plain MD5, Ed25519, and a constant-time comparison.
 
 use openssl::error::ErrorStack;
 use openssl::hash::MessageDigest;
 use openssl::pkey::{Id, PKey, Private, Public};
 use openssl::sign::{Signer, Verifier};
+
+mod hmac_sha256;
+pub(crate) use hmac_sha256::HmacSha256;
 
 /// The digest under an HMAC.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -30,11 +33,6 @@ pub(crate) fn hmac(digest: Digest, key: &[u8], data: &[u8]) -> Result<Vec<u8>, E
     let mut signer = Signer::new(digest.message_digest(), &pkey)?;
     signer.update(data)?;
     signer.sign_to_vec()
-}
-
-/// SHA-256 of `data` (S3's canonical request).
-pub(crate) fn sha256(data: &[u8]) -> [u8; 32] {
-    openssl::sha::sha256(data)
 }
 
 /// MD5 of `data` (nginx `secure_link_md5`; not a MAC).

@@ -70,6 +70,11 @@ pub struct Grant {
     pub starts: Option<u64>,
     /// Bind the credential to this client address, where the scheme can.
     pub client_ip: Option<IpAddr>,
+    /// The moment of signing, Unix seconds. Only schemes whose signature carries its own signing
+    /// time and a lifetime counted from it read it (GCS: `X-Goog-Date` and `X-Goog-Expires`),
+    /// and they refuse a grant without it rather than guess one; every other scheme ignores it.
+    /// `None` by default ([`Grant::until`]), so grants built for the CDNs need not set it.
+    pub signed_at: Option<u64>,
 }
 
 impl Grant {
@@ -79,6 +84,15 @@ impl Grant {
             expires,
             starts: None,
             client_ip: None,
+            signed_at: None,
+        }
+    }
+
+    /// The same grant, signed at `now`.
+    pub fn signed(self, now: u64) -> Self {
+        Grant {
+            signed_at: Some(now),
+            ..self
         }
     }
 }

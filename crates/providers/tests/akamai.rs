@@ -282,7 +282,7 @@ proptest! {
             Some(q) => format!("{prefix}{file}?{q}"),
             None => format!("{prefix}{file}"),
         };
-        let grant = Grant { starts, client_ip: ip, expires };
+        let grant = Grant { starts, client_ip: ip, expires, signed_at: None };
         let credential = match form {
             0 => Credential::Url(akamai.sign_url(&entry, &grant).unwrap()),
             1 => akamai.sign_prefix(&prefix, Delivery::Query { url: &entry }, &grant).unwrap(),

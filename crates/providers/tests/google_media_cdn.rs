@@ -519,7 +519,7 @@ proptest! {
         let cdn = MediaCdn::new(Keyset::single(key.clone()), Mode::Tokens).unwrap();
         let prefix = format!("https://m.example{dir}/");
         let entry = format!("{prefix}{file}");
-        let grant = Grant { starts, client_ip: ip, expires };
+        let grant = Grant { starts, client_ip: ip, expires, signed_at: None };
         let credential = match form {
             0 => Credential::Url(cdn.sign_url(&entry, &grant).unwrap()),
             1 => cdn.sign_prefix(&prefix, Delivery::Query { url: &entry }, &grant).unwrap(),

@@ -23,12 +23,9 @@ fn store(region: &str) -> S3 {
     )
 }
 
-fn grant(starts: u64, seconds: u64) -> Grant {
-    Grant {
-        expires: starts + seconds,
-        starts: Some(starts),
-        client_ip: None,
-    }
+/// Signed at `signed_at`, for `seconds`.
+fn grant(signed_at: u64, seconds: u64) -> Grant {
+    Grant::until(signed_at + seconds).signed(signed_at)
 }
 
 fn refusal(d: Denial) -> Result<signgate_providers::Verified, Refusal> {
@@ -223,6 +220,11 @@ fn what_cannot_be_signed_exactly_is_refused() {
         refused(&url, &Grant::until(T0 + 300)),
         Error::SigningTimeRequired
     );
+    let starting = Grant {
+        starts: Some(T0),
+        ..g
+    };
+    assert_eq!(refused(&url, &starting), Error::StartTimeUnsupported);
     assert_eq!(
         refused(&url, &grant(T0, 604_801)),
         Error::ExpiresTooLong(604_801)

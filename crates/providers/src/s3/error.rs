@@ -29,8 +29,10 @@ pub enum Error {
     DuplicateParameter(String),
     #[error("query parameter {0:?} has no value")]
     ParameterWithoutValue(String),
-    #[error("S3 presigned URLs carry the moment they were signed (X-Amz-Date): pass it as the grant's start")]
+    #[error("S3 presigned URLs carry the moment they were signed (X-Amz-Date): the grant must say it (signed_at)")]
     SigningTimeRequired,
+    #[error("S3 presigned URLs have no start time of their own (X-Amz-Date is the signing time)")]
+    StartTimeUnsupported,
     #[error("the expiry must come after the signing time")]
     ExpiryNotAfterSigning,
     #[error("X-Amz-Expires would be {0} s; S3 accepts at most 604800 s (7 days)")]
@@ -41,8 +43,6 @@ pub enum Error {
     IpBindingUnsupported,
     #[error("S3 presigned URLs cover one object and method: there is no folder credential (cookie, path or query)")]
     NoPrefixForm,
-    #[error("the crypto library failed to compute the HMAC")]
-    Crypto,
 }
 
 /// Why S3 (or an S3-compatible store) answers 403.

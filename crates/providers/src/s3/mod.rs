@@ -19,10 +19,11 @@
 //! A link is for one object and one method (GET, or HEAD with [`S3::with_method`]): a PUT or
 //! DELETE with it fails, as do another key and a changed `response-content-disposition`.
 //!
-//! Time: `X-Amz-Date` is the grant's **start** ([`Grant::starts`], required), `X-Amz-Expires`
-//! the seconds from it to the grant's expiry, at most 604800 (7 days). The stores accept a date
-//! up to 15 minutes ahead of their clock (MinIO and s3s do; [`CLOCK_SKEW`]), which the verifier
-//! does too. A URL signed with temporary credentials stops working when their session ends,
+//! Time: `X-Amz-Date` is the grant's signing time ([`Grant::signed_at`], required; nothing here
+//! reads the clock), `X-Amz-Expires` the seconds from it to the grant's expiry, at most 604800
+//! (7 days). The stores refuse a date more than 15 minutes ahead of their clock (MinIO and s3s
+//! do; [`CLOCK_SKEW`]), and so does the verifier; a start time of its own cannot be carried, so a
+//! grant with one is refused. A URL signed with temporary credentials stops working when their session ends,
 //! whatever `X-Amz-Expires` says.
 //!
 //! Pitfalls handled: the URL must already be in SigV4's canonical encoding (`%20` for a space,
@@ -43,7 +44,7 @@ mod error;
 
 use std::sync::Mutex;
 
-use crate::crypto::{ct_eq, hmac, sha256, Digest};
+use crate::crypto::{ct_eq, HmacSha256};
 use crate::encoding::hex_lower;
 use crate::url::{Url, UrlError};
 use crate::{Credential, Delivery, EdgeRequest, Grant, Provider, Refusal, Scheme, Verified};
@@ -89,7 +90,7 @@ pub struct S3 {
     method: Method,
     /// The signing key of the last day signed for: it depends only on the day, the region and
     /// the service, so four of the five HMACs of a signature are done once a day.
-    day_key: Mutex<Option<(String, Vec<u8>)>>,
+    day_key: Mutex<Option<(String, HmacSha256)>>,
 }
 
 impl std::fmt::Debug for S3 {
@@ -132,9 +133,7 @@ impl S3 {
     /// The URL presigned for `method`.
     pub fn presign(&self, method: Method, url: &str, grant: &Grant) -> Result<String, Error> {
         let prepared = self.prepare(method, url, grant)?;
-        let signature = self
-            .signature(&prepared.canonical_request, &prepared.amz_date)
-            .ok_or(Error::Crypto)?;
+        let signature = self.signature(&prepared.canonical_request, &prepared.amz_date);
         Ok(format!(
             "{url}{}{}&X-Amz-Signature={signature}",
             prepared.separator, prepared.auth_query
@@ -211,33 +210,32 @@ impl S3 {
     }
 
     /// The key of `day` (`yyyymmdd`), from the cache when it is that day's.
-    fn signing_key(&self, day: &str) -> Option<Vec<u8>> {
+    fn signing_key(&self, day: &str) -> HmacSha256 {
         let mut cached = self.day_key.lock().unwrap_or_else(|e| e.into_inner());
         if let Some((d, key)) = cached.as_ref() {
             if d == day {
-                return Some(key.clone());
+                return key.clone();
             }
         }
         let secret = format!("AWS4{}", self.credentials.secret.expose());
-        let mut key = hmac(Digest::Sha256, secret.as_bytes(), day.as_bytes()).ok()?;
+        let mut key = HmacSha256::new(secret.as_bytes()).mac(day.as_bytes());
         for part in [self.region.as_str(), "s3", "aws4_request"] {
-            key = hmac(Digest::Sha256, &key, part.as_bytes()).ok()?;
+            key = HmacSha256::new(&key).mac(part.as_bytes());
         }
+        let key = HmacSha256::new(&key);
         *cached = Some((day.to_owned(), key.clone()));
-        Some(key)
+        key
     }
 
     /// The hex signature of `canonical_request` made at `amz_date`.
-    fn signature(&self, canonical_request: &str, amz_date: &str) -> Option<String> {
+    fn signature(&self, canonical_request: &str, amz_date: &str) -> String {
         let day = &amz_date[..8];
         let string_to_sign = format!(
             "{ALGORITHM}\n{amz_date}\n{}\n{}",
             self.scope(day),
-            hex_lower(&sha256(canonical_request.as_bytes()))
+            hex_lower(&openssl::sha::sha256(canonical_request.as_bytes()))
         );
-        let key = self.signing_key(day)?;
-        let mac = hmac(Digest::Sha256, &key, string_to_sign.as_bytes()).ok()?;
-        Some(hex_lower(&mac))
+        hex_lower(&self.signing_key(day).mac(string_to_sign.as_bytes()))
     }
 }
 
@@ -246,7 +244,10 @@ fn check_grant(grant: &Grant) -> Result<(u64, u64), Error> {
     if grant.client_ip.is_some() {
         return Err(Error::IpBindingUnsupported);
     }
-    let signed_at = grant.starts.ok_or(Error::SigningTimeRequired)?;
+    if grant.starts.is_some() {
+        return Err(Error::StartTimeUnsupported);
+    }
+    let signed_at = grant.signed_at.ok_or(Error::SigningTimeRequired)?;
     if grant.expires <= signed_at {
         return Err(Error::ExpiryNotAfterSigning);
     }
@@ -409,9 +410,7 @@ impl Provider for S3 {
         };
         let host = canonical::host(url.origin).to_ascii_lowercase();
         let canonical_request = canonical::request(self.method.as_str(), &uri, &mut query, &host);
-        let expected = self
-            .signature(&canonical_request, &amz_date)
-            .ok_or(Denial::InvalidSignature)?;
+        let expected = self.signature(&canonical_request, &amz_date);
         if !ct_eq(signature.as_bytes(), expected.as_bytes()) {
             return Err(Denial::InvalidSignature.into());
         }
