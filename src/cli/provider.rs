@@ -10,7 +10,7 @@ use crate::sign::CdnSigner;
 #[derive(Args, Debug, Clone)]
 pub struct ProviderArgs {
     /// A CDN beside CloudFront: google-cloud-cdn, google-media-cdn, akamai, bunny or
-    /// nginx-secure-link.
+    /// nginx-secure-link; or an object store: s3 (its key: ACCESS_KEY_ID=FILE with the secret).
     #[arg(long, value_name = "NAME")]
     pub provider: Option<String>,
     /// One of that provider's keys, as NAME=FILE (the file holds the key as a distribution's
@@ -18,7 +18,8 @@ pub struct ProviderArgs {
     #[arg(long = "provider-key", value_name = "NAME=FILE", requires = "provider")]
     keys: Vec<String>,
     /// A provider option as in [[distributions]] (mode=tokens, token_name=hdnts,
-    /// expression=..., ip_binding=ipv4-and-ipv6-64). Repeat for several.
+    /// expression=..., ip_binding=ipv4-and-ipv6-64, region=eu-west-1), and for s3
+    /// method=GET|HEAD, the method the link is for. Repeat for several.
     #[arg(long = "option", value_name = "OPTION=VALUE", requires = "provider")]
     options: Vec<String>,
 }

@@ -35,10 +35,10 @@ struct RawKey {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawDistribution {
     name: String,
-    /// Which CDN signs and checks this distribution's URLs.
+    /// Which CDN (or object store) signs and checks this distribution's URLs.
     #[serde(default)]
     pub(super) provider: ProviderName,
-    url: String,
+    pub(super) url: String,
     /// CloudFront: the key set that signs.
     key_set: Option<String>,
     /// CloudFront: the digest under the signature.
@@ -70,6 +70,11 @@ pub(super) struct RawDistribution {
     /// nginx-secure-link with two keys: the variable nginx's `map` reads to pick the current
     /// secret (`$arg_sk`, `$cookie_sl_key`, a capture); its value is the active key's name.
     pub(super) rotation_selector: Option<String>,
+    /// s3: the bucket's region, as the credential scope names it (`eu-west-1`, `auto` for R2).
+    pub(super) region: Option<String>,
+    /// s3 with temporary credentials: the session token, from a file or a variable.
+    pub(super) session_token_file: Option<String>,
+    pub(super) session_token_env: Option<String>,
     /// Domain attribute of signed cookies; "" or absent: host-only cookies.
     #[serde(default)]
     cookie_domain: String,

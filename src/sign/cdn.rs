@@ -63,6 +63,7 @@ impl CdnSigner {
                 expires: window.expires,
                 starts: None,
                 client_ip,
+                signed_at: Some(window.signed_at),
             }),
         }
     }
@@ -170,6 +171,7 @@ impl Capabilities {
             expires: NOW + 300,
             starts: None,
             client_ip,
+            signed_at: Some(NOW),
         };
         let verifies = |url: &str, cookies: &[(&str, &str)], client_ip| {
             provider
@@ -240,6 +242,34 @@ impl Capabilities {
             cookie,
             path,
             query,
+        }
+    }
+
+    /// Why `provider` cannot sign a link under `base_url/folder/` valid for `seconds` (a rule's
+    /// lifetime, plus the stable-URL step its expiry may be rounded up by) when it signs a
+    /// five-minute one: S3 carries at most 7 days from the signing time.
+    pub fn lifetime_refusal(
+        &self,
+        provider: &dyn Provider,
+        base_url: &str,
+        folder: &str,
+        seconds: u64,
+    ) -> Option<String> {
+        let object = format!("{base_url}/{folder}/index.m3u8");
+        let sign = |seconds| {
+            provider.sign_url(
+                &object,
+                &Grant {
+                    expires: NOW + seconds,
+                    starts: None,
+                    client_ip: self.needs_client_ip.then_some(V4),
+                    signed_at: Some(NOW),
+                },
+            )
+        };
+        match (sign(300), sign(seconds)) {
+            (Ok(_), Err(e)) => Some(e.to_string()),
+            _ => None,
         }
     }
 

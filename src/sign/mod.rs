@@ -156,6 +156,8 @@ pub struct SignedObject {
 /// What a signature made now grants: its expiry and, when the rule binds it, the client address.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Window {
+    /// When it is signed: the request's time (S3 writes it as `X-Amz-Date`).
+    pub signed_at: u64,
     pub expires: u64,
     pub client_ip: Option<IpAddr>,
     /// A custom CloudFront policy even without conditions that need one.
@@ -268,6 +270,7 @@ impl SignTarget {
                 .saturating_mul(cache.step_seconds);
         }
         Window {
+            signed_at: now,
             expires,
             client_ip: self.bind_client_ip.then_some(client_ip.to_canonical()),
             force_custom: self.policy == PolicyChoice::Custom,

@@ -30,6 +30,7 @@ mod sessions;
 mod signals;
 mod signing;
 mod sql_grants;
+mod stores_s3;
 mod token_cache;
 
 /// The binary under test, for the tests that run it as a process.

@@ -7,8 +7,8 @@ use std::net::IpAddr;
 
 use serde_json::{json, Value};
 use signgate_providers::{
-    akamai, bunny, google_cloud_cdn, google_media_cdn, nginx_secure_link, EdgeRequest, Provider,
-    Refusal, Verified,
+    akamai, bunny, google_cloud_cdn, google_media_cdn, nginx_secure_link, s3, EdgeRequest,
+    Provider, Refusal, Verified,
 };
 
 use crate::app::repo;
@@ -55,6 +55,10 @@ pub fn distribution(provider: &str, name: &str, url: &str) -> Value {
         "nginx-secure-link" => json!({
             "keys": [key("current", "nginx-secure-link.secret")],
             "expression": NGINX_EXPRESSION,
+        }),
+        "s3" => json!({
+            "region": "us-east-1",
+            "keys": [key(crate::s3s::ACCESS_KEY_ID, "s3.secret")],
         }),
         other => panic!("no test distribution for provider {other}"),
     };
@@ -116,6 +120,10 @@ pub fn verifier_in(provider: &str, media_mode: google_media_cdn::Mode) -> Box<dy
             )
             .unwrap(),
         ),
+        "s3" => Box::new(s3::S3::new(
+            s3::Credentials::new(crate::s3s::ACCESS_KEY_ID, &demo_key("s3.secret")).unwrap(),
+            s3::Region::parse("us-east-1").unwrap(),
+        )),
         other => panic!("no verifier for provider {other}"),
     }
 }
@@ -172,6 +180,10 @@ pub fn edge_arguments(provider: &str) -> (Pairs, Pairs) {
         "nginx-secure-link" => (
             vec![key("current", "nginx-secure-link.secret")],
             vec![option("expression", NGINX_EXPRESSION)],
+        ),
+        "s3" => (
+            vec![key(crate::s3s::ACCESS_KEY_ID, "s3.secret")],
+            vec![option("region", "us-east-1")],
         ),
         other => panic!("no edge for provider {other}"),
     }
