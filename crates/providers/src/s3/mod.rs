@@ -36,6 +36,9 @@
 //! address, no prefix, no cookie: grants and deliveries asking for them are refused.
 //!
 //! Hand-written rather than built on `aws-sigv4`: docs/decisions/0006-s3-sigv4.md.
+//!
+//! (Longer than 300 lines on purpose: the signer and its verifier, read in one place against the
+//! specification; the canonical forms, dates, credentials and errors are in their own files.)
 
 mod canonical;
 mod credentials;
