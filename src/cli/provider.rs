@@ -10,7 +10,8 @@ use crate::sign::CdnSigner;
 #[derive(Args, Debug, Clone)]
 pub struct ProviderArgs {
     /// A CDN beside CloudFront (google-cloud-cdn, google-media-cdn, akamai, bunny,
-    /// nginx-secure-link) or an object store (gcs, azure-blob).
+    /// nginx-secure-link) or an object store (s3, gcs, azure-blob; s3's key: ACCESS_KEY_ID=FILE
+    /// with the secret).
     #[arg(long, value_name = "NAME")]
     pub provider: Option<String>,
     /// One of that provider's keys, as NAME=FILE (the file holds the key as a distribution's
@@ -18,8 +19,9 @@ pub struct ProviderArgs {
     #[arg(long = "provider-key", value_name = "NAME=FILE", requires = "provider")]
     keys: Vec<String>,
     /// A provider option as in [[distributions]] (mode=tokens, token_name=hdnts,
-    /// expression=..., ip_binding=ipv4-and-ipv6-64, hmac_access_id=..., account=...,
-    /// container=..., protocol=https,http, stored_policy=...). Repeat for several.
+    /// expression=..., ip_binding=ipv4-and-ipv6-64, region=eu-west-1, hmac_access_id=...,
+    /// account=..., container=..., protocol=https,http, stored_policy=...; for s3 method=GET|HEAD,
+    /// the method the link is for). Repeat for several.
     #[arg(long = "option", value_name = "OPTION=VALUE", requires = "provider")]
     options: Vec<String>,
 }

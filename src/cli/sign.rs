@@ -43,6 +43,10 @@ pub struct SignArgs {
     /// Resource pattern (wildcards * and ?) when it differs from the URL; makes the policy custom.
     #[arg(long, value_name = "PATTERN")]
     resource: Option<String>,
+    /// --provider: the signing time, Unix seconds (default: now), for the stores whose signature
+    /// carries it (s3's X-Amz-Date).
+    #[arg(long, value_name = "UNIX", value_parser = super::unix_time, requires = "provider")]
+    now: Option<u64>,
     /// Start time, Unix seconds; makes the policy custom.
     #[arg(long, value_name = "UNIX", value_parser = super::unix_time)]
     starts: Option<u64>,
@@ -147,8 +151,10 @@ fn run_provider(args: &SignArgs) -> anyhow::Result<ExitCode> {
         expires: args.expires,
         starts: args.starts,
         client_ip,
-        // Only the stores whose signature carries its signing time (GCS) read it.
-        signed_at: Some(crate::clock::Clock::System.now()),
+        signed_at: Some(
+            args.now
+                .unwrap_or_else(|| crate::clock::Clock::System.now()),
+        ),
     };
     let provider = signer.inner();
     let Some(prefix) = &args.prefix else {

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use anyhow::{anyhow, bail};
 use serde::Deserialize;
 use signgate_providers::{
-    akamai, azure_blob, bunny, gcs, google_cloud_cdn, google_media_cdn, nginx_secure_link, Digest,
-    Provider,
+    akamai, azure_blob, bunny, gcs, google_cloud_cdn, google_media_cdn, nginx_secure_link, s3,
+    Digest, Provider,
 };
 
 use super::signing::RawDistribution;
@@ -30,6 +30,7 @@ pub enum ProviderName {
     // Object stores.
     Gcs,
     AzureBlob,
+    S3,
 }
 
 impl ProviderName {
@@ -43,6 +44,7 @@ impl ProviderName {
             ProviderName::NginxSecureLink => "nginx-secure-link",
             ProviderName::Gcs => "gcs",
             ProviderName::AzureBlob => "azure-blob",
+            ProviderName::S3 => "s3",
         }
     }
 }
@@ -68,6 +70,11 @@ pub(super) fn refuse_foreign_options(
 ) -> anyhow::Result<()> {
     use ProviderName::*;
     let algorithm = d.keys.iter().any(|k| k.algorithm.is_some());
+    let s3_options: [(&str, bool, &[ProviderName]); 3] = [
+        ("region", d.region.is_some(), &[S3]),
+        ("session_token_file", d.session_token_file.is_some(), &[S3]),
+        ("session_token_env", d.session_token_env.is_some(), &[S3]),
+    ];
     let options: [(&str, bool, &[ProviderName]); 12] = [
         ("keys[].algorithm", algorithm, &[GoogleMediaCdn]),
         (
@@ -81,6 +88,7 @@ pub(super) fn refuse_foreign_options(
                 NginxSecureLink,
                 Gcs,
                 AzureBlob,
+                S3,
             ],
         ),
         (
@@ -94,6 +102,7 @@ pub(super) fn refuse_foreign_options(
                 NginxSecureLink,
                 Gcs,
                 AzureBlob,
+                S3,
             ],
         ),
         ("mode", d.mode.is_some(), &[GoogleMediaCdn]),
@@ -121,7 +130,7 @@ pub(super) fn refuse_foreign_options(
         ("protocol", d.protocol.is_some(), &[AzureBlob]),
         ("stored_policy", d.stored_policy.is_some(), &[AzureBlob]),
     ];
-    for (field, set, owners) in options.into_iter().chain(gcs_and_azure) {
+    for (field, set, owners) in options.into_iter().chain(gcs_and_azure).chain(s3_options) {
         if set && !owners.contains(&provider) {
             let names: Vec<&str> = owners.iter().map(|p| p.name()).collect();
             bail!(
@@ -148,6 +157,9 @@ const DEMO_KEYS: [&str; 10] = [
     include_str!("../../config/dev/providers/gcs-hmac.secret"),
     include_str!("../../config/dev/providers/azure-devstoreaccount1.key"),
 ];
+
+/// The s3 demo secret (config/dev/providers/s3.secret), refused the same way.
+const S3_DEMO_SECRET: &str = include_str!("../../config/dev/providers/s3.secret");
 
 /// A key's text, from exactly one of `key` (dev only), `key_file` and `key_env`.
 struct KeyText {
@@ -196,7 +208,8 @@ fn read_keys(
         if text.is_empty() {
             bail!("{at}: key {:?} is empty", k.name);
         }
-        if !dev && DEMO_KEYS.iter().any(|demo| demo.trim_end() == text) {
+        let demo = DEMO_KEYS.iter().chain([&S3_DEMO_SECRET]);
+        if !dev && demo.into_iter().any(|demo| demo.trim_end() == text) {
             bail!("{at}: key {:?} is a published demo key (config/dev/providers/); it is refused unless dev = true", k.name);
         }
         out.push(KeyText {
@@ -367,6 +380,7 @@ pub(super) fn signer(
         }
         ProviderName::Gcs => gcs_signer(d, at, base, dev)?,
         ProviderName::AzureBlob => azure_blob_signer(d, at, base, dev)?,
+        ProviderName::S3 => s3_signer(d, at, base, dev, s3::Method::Get)?,
     };
     Ok(CdnSigner::new(built, active))
 }
@@ -450,6 +464,51 @@ fn azure_blob_signer(
     Ok((Arc::new(signer), active))
 }
 
+/// An s3 distribution: one key, named by its access key ID, whose file or variable holds the
+/// secret access key; the bucket's region; a session token for temporary credentials. Links are
+/// signed for `method` (the service's are GET; `signgate sign --option method=HEAD`).
+fn s3_signer(
+    d: &RawDistribution,
+    at: &str,
+    base: &Path,
+    dev: bool,
+    method: s3::Method,
+) -> anyhow::Result<(Arc<dyn Provider>, String)> {
+    if d.keys.len() != 1 {
+        bail!("{at}.keys: s3 takes one key: keys = [{{ name = \"<access key ID>\", key_file or key_env = \"<the secret access key>\" }}]");
+    }
+    let texts = read_keys(d, at, base, dev, 1)?;
+    let key = &texts[0];
+    // The base URL as the distribution signs under it (scheme and host lowercased).
+    let url =
+        signgate_cloudfront::SignableUrl::parse(&d.url).map_err(|e| anyhow!("{at}.url: {e}"))?;
+    s3::check_base_url(url.as_str().trim_end_matches('/'))
+        .map_err(|e| anyhow!("{at}.url: s3: {e}"))?;
+    let region = d.region.as_deref().ok_or_else(|| {
+        anyhow!("{at}.region: give the bucket's region (\"eu-west-1\"; \"auto\" for Cloudflare R2; \"us-east-1\" for MinIO unless it was set otherwise)")
+    })?;
+    let region = s3::Region::parse(region).map_err(|e| anyhow!("{at}.region: s3: {e}"))?;
+    let mut credentials =
+        s3::Credentials::new(&key.name, &key.text).map_err(|e| anyhow!("{}: s3: {e}", key.at))?;
+    let token = super::sources::secret(
+        at,
+        "session_token",
+        (&None, &d.session_token_file, &d.session_token_env),
+        b"\r\n \t",
+        base,
+        dev,
+    )?;
+    if let Some(token) = token {
+        let text = std::str::from_utf8(token.expose())
+            .map_err(|_| anyhow!("{at}.session_token: s3: the session token is not text"))?;
+        credentials = credentials
+            .with_session_token(text)
+            .map_err(|e| anyhow!("{at}.session_token: s3: {e}"))?;
+    }
+    let signer = s3::S3::new(credentials, region).with_method(method);
+    Ok((Arc::new(signer), key.name.clone()))
+}
+
 /// A provider's signer from command-line arguments (`signgate sign/verify/edge --provider`):
 /// the same keys and options as a `[[distributions]]` entry, checked the same way. Keys are
 /// `(name, file)`, the first one signing; options are `(option, value)` as in the file.
@@ -469,6 +528,9 @@ pub fn signer_for_cli(
             .collect::<Vec<_>>(),
         "active_key": keys.first().map(|(name, _)| name),
     });
+    // s3's `method` is the command line's only: the service signs GET links.
+    let method = options.iter().find(|(o, _)| o == "method");
+    let options = options.iter().filter(|(o, _)| o != "method");
     for (option, value) in options {
         raw[option] = match (option.as_str(), value.as_str()) {
             ("ignore_query_string", "true") => true.into(),
@@ -482,6 +544,14 @@ pub fn signer_for_cli(
         bail!("--provider cloudfront: CloudFront signs with --key and --key-pair-id");
     }
     refuse_foreign_options(&raw, raw.provider, "--option")?;
+    if let Some((_, method)) = method {
+        if raw.provider != ProviderName::S3 {
+            bail!("--option method: only provider s3 signs for a method");
+        }
+        let method = s3::Method::parse(method).map_err(|e| anyhow!("--option method: {e}"))?;
+        let (built, active) = s3_signer(&raw, "provider", Path::new("."), true, method)?;
+        return Ok(CdnSigner::new(built, active));
+    }
     signer(&raw, raw.provider, "provider", Path::new("."), true)
 }
 

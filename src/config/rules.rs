@@ -211,33 +211,28 @@ impl RawRule {
                 }
                 return Ok((policy, Capabilities::default()));
             }
-            Signer::Cdn(signer) => Capabilities::probe(
-                signer.inner(),
-                &distribution.base_url,
-                &probe_folder(pattern),
-            ),
+            Signer::Cdn(signer) => {
+                let folder = probe_folder(pattern);
+                let caps = Capabilities::probe(signer.inner(), &distribution.base_url, &folder);
+                // An expiry rounded up to the stable-URL step lies up to a step further out.
+                let longest = self.lifetime_seconds + self.cache_step_seconds.saturating_sub(1);
+                let refusal =
+                    caps.lifetime_refusal(signer.inner(), &distribution.base_url, &folder, longest);
+                if let Some(why) = refusal {
+                    let with_step = if self.cache_step_seconds > 1 {
+                        " (lifetime_seconds + cache_step_seconds - 1)"
+                    } else {
+                        ""
+                    };
+                    bail!("{at}.lifetime_seconds: {provider} (distribution {:?}) cannot sign a link valid for {longest} s{with_step}: {why}", distribution.name);
+                }
+                caps
+            }
         };
         if self.policy.is_some() {
             bail!(
                 "{at}.policy: CloudFront's policy shape; distribution {:?} is {provider}",
                 distribution.name
-            );
-        }
-        let Signer::Cdn(signer) = &distribution.signer else {
-            unreachable!("CloudFront returned above")
-        };
-        // Stable URLs round the expiry up by as much as one step.
-        let longest = self.lifetime_seconds + self.cache_step_seconds;
-        if let Some(why) = caps.lifetime_refusal(
-            signer.inner(),
-            &distribution.base_url,
-            &probe_folder(pattern),
-            longest,
-        ) {
-            bail!(
-                "{at}.lifetime_seconds: {provider} (distribution {:?}) cannot sign a URL that lives {longest} s (lifetime_seconds{}): {why}",
-                distribution.name,
-                if self.cache_step_seconds > 0 { " + cache_step_seconds" } else { "" }
             );
         }
         if self.bind_client_ip && !caps.ipv4 && !caps.ipv6 {

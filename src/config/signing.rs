@@ -39,7 +39,7 @@ pub(super) struct RawKey {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawDistribution {
     name: String,
-    /// Which CDN signs and checks this distribution's URLs.
+    /// Which CDN (or object store) signs and checks this distribution's URLs.
     #[serde(default)]
     pub(super) provider: ProviderName,
     pub(super) url: String,
@@ -88,6 +88,11 @@ pub(super) struct RawDistribution {
     /// azure-blob: a stored access policy of the container (`si`); it holds the permissions
     /// (create it with `r`, no start and no expiry), so deleting it revokes every live link.
     pub(super) stored_policy: Option<String>,
+    /// s3: the bucket's region, as the credential scope names it (`eu-west-1`, `auto` for R2).
+    pub(super) region: Option<String>,
+    /// s3 with temporary credentials: the session token, from a file or a variable.
+    pub(super) session_token_file: Option<String>,
+    pub(super) session_token_env: Option<String>,
     /// Domain attribute of signed cookies; "" or absent: host-only cookies.
     #[serde(default)]
     cookie_domain: String,

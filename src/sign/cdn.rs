@@ -254,9 +254,9 @@ impl Capabilities {
         }
     }
 
-    /// Why the provider refuses to sign a URL under `base_url/folder/` that lives `seconds`
-    /// (a store's longest lifetime: GCS's 7 days), found by signing one; `None` when it signs,
-    /// or when it signs no URL there even for the probe's short lifetime (a folder-only form).
+    /// Why `provider` cannot sign a link under `base_url/folder/` valid for `seconds` (a rule's
+    /// lifetime, plus the stable-URL step its expiry may be rounded up by) when it signs a
+    /// five-minute one: S3 carries at most 7 days from the signing time.
     pub fn lifetime_refusal(
         &self,
         provider: &dyn Provider,
@@ -264,15 +264,17 @@ impl Capabilities {
         folder: &str,
         seconds: u64,
     ) -> Option<String> {
-        let url = format!("{base_url}/{folder}/index.m3u8");
-        let sign = |seconds: u64| {
-            let grant = Grant {
-                expires: NOW.saturating_add(seconds),
-                starts: None,
-                client_ip: self.needs_client_ip.then_some(V4),
-                signed_at: Some(NOW),
-            };
-            provider.sign_url(&url, &grant)
+        let object = format!("{base_url}/{folder}/index.m3u8");
+        let sign = |seconds| {
+            provider.sign_url(
+                &object,
+                &Grant {
+                    expires: NOW + seconds,
+                    starts: None,
+                    client_ip: self.needs_client_ip.then_some(V4),
+                    signed_at: Some(NOW),
+                },
+            )
         };
         match (sign(300), sign(seconds)) {
             (Ok(_), Err(e)) => Some(e.to_string()),

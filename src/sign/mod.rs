@@ -170,9 +170,9 @@ pub struct SigningPlan {
 /// What a signature made now grants: its expiry and, when the rule binds it, the client address.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Window {
-    pub expires: u64,
-    /// When it is signed (`now`), for the providers whose signature carries it (GCS).
+    /// When it is signed: the request's time (S3 writes it as `X-Amz-Date`).
     pub signed_at: u64,
+    pub expires: u64,
     pub client_ip: Option<IpAddr>,
     /// A custom CloudFront policy even without conditions that need one.
     pub force_custom: bool,
@@ -324,8 +324,8 @@ impl SignTarget {
                 .saturating_mul(cache.step_seconds);
         }
         Window {
-            expires,
             signed_at: now,
+            expires,
             client_ip: self.bind_client_ip.then_some(client_ip.to_canonical()),
             force_custom: self.policy == PolicyChoice::Custom,
         }

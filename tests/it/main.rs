@@ -35,6 +35,7 @@ mod signing;
 mod sql_grants;
 mod stores_azure;
 mod stores_gcs;
+mod stores_s3;
 mod token_cache;
 
 /// The binary under test, for the tests that run it as a process.

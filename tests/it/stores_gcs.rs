@@ -431,7 +431,7 @@ async fn what_gcs_cannot_do_stops_the_start_naming_the_rule_or_the_key() {
         )]),
     );
     assert!(
-        e.contains("rules[0].lifetime_seconds: gcs (distribution \"gcs\") cannot sign a URL that lives 604860 s (lifetime_seconds + cache_step_seconds): gcs: X-Goog-Expires is at most 604800 seconds"),
+        e.contains("rules[0].lifetime_seconds: gcs (distribution \"gcs\") cannot sign a link valid for 604859 s (lifetime_seconds + cache_step_seconds - 1): gcs: X-Goog-Expires is at most 604800 seconds"),
         "{e}"
     );
     assert!(settings(

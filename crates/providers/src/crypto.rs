@@ -7,6 +7,9 @@ use openssl::hash::MessageDigest;
 use openssl::pkey::{Id, PKey, Private, Public};
 use openssl::sign::{Signer, Verifier};
 
+mod hmac_sha256;
+pub(crate) use hmac_sha256::HmacSha256;
+
 /// The digest under an HMAC.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Digest {

@@ -1,5 +1,5 @@
-//! Signed URLs and prefix credentials for CDNs beside CloudFront, and verification the way each
-//! CDN's edge performs it.
+//! Signed URLs and prefix credentials for CDNs beside CloudFront and presigned URLs for object
+//! stores (S3 and its clones), and verification the way each CDN's edge or store performs it.
 //!
 //! Every scheme is one module with its own key material (parsed and checked when it is built),
 //! its own [`Error`] for input it refuses to sign and its own [`Refusal`] reason for a request
@@ -36,6 +36,7 @@ pub mod gcs;
 pub mod google_cloud_cdn;
 pub mod google_media_cdn;
 pub mod nginx_secure_link;
+pub mod s3;
 mod time;
 mod url;
 
@@ -52,6 +53,7 @@ pub enum Scheme {
     NginxSecureLink,
     Gcs,
     AzureBlob,
+    S3,
 }
 
 impl Scheme {
@@ -65,6 +67,7 @@ impl Scheme {
             Scheme::NginxSecureLink => "nginx-secure-link",
             Scheme::Gcs => "gcs",
             Scheme::AzureBlob => "azure-blob",
+            Scheme::S3 => "s3",
         }
     }
 }
@@ -231,6 +234,8 @@ pub enum Error {
     Gcs(#[from] gcs::Error),
     #[error("azure-blob: {0}")]
     AzureBlob(#[from] azure_blob::Error),
+    #[error("s3: {0}")]
+    S3(#[from] s3::Error),
 }
 
 /// Why an edge refuses a request, in the scheme's own terms.
@@ -250,6 +255,8 @@ pub enum Refusal {
     Gcs(#[from] gcs::Denial),
     #[error("azure-blob: {0}")]
     AzureBlob(#[from] azure_blob::Denial),
+    #[error("s3: {0}")]
+    S3(#[from] s3::Denial),
 }
 
 impl Refusal {
@@ -263,6 +270,7 @@ impl Refusal {
             Refusal::NginxSecureLink(d) => d.code(),
             Refusal::Gcs(d) => d.code(),
             Refusal::AzureBlob(d) => d.code(),
+            Refusal::S3(d) => d.code(),
         }
     }
 }

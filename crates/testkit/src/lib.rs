@@ -12,6 +12,7 @@
 //! - [`backends`]: Redis and PostgreSQL from the environment, JWKS providers, a fault proxy;
 //! - [`process`]: child processes (signgate, nginx, Caddy, browsers) stopped when a test ends;
 //! - [`nginx`]: a real nginx on a free port with the test's configuration, and README snippets;
+//! - [`s3s`]: a real S3-compatible server (s3s-fs) that checks presigned URLs;
 //! - [`fs`]: temporary folders and configuration copies;
 //! - [`logs`]: capturing one test's log lines without a global subscriber.
 
@@ -26,4 +27,5 @@ pub mod logs;
 pub mod nginx;
 pub mod process;
 pub mod providers;
+pub mod s3s;
 pub mod tokens;

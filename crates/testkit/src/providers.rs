@@ -7,7 +7,7 @@ use std::net::IpAddr;
 
 use serde_json::{json, Value};
 use signgate_providers::{
-    akamai, azure_blob, bunny, gcs, google_cloud_cdn, google_media_cdn, nginx_secure_link,
+    akamai, azure_blob, bunny, gcs, google_cloud_cdn, google_media_cdn, nginx_secure_link, s3,
     EdgeRequest, Provider, Refusal, Verified,
 };
 
@@ -70,6 +70,10 @@ pub fn distribution(provider: &str, name: &str, url: &str) -> Value {
             "account": AZURE_ACCOUNT,
             "protocol": "https,http",
         }),
+        "s3" => json!({
+            "region": "us-east-1",
+            "keys": [key(crate::s3s::ACCESS_KEY_ID, "s3.secret")],
+        }),
         other => panic!("no test distribution for provider {other}"),
     };
     for (k, v) in extra.as_object().unwrap() {
@@ -130,6 +134,10 @@ pub fn verifier_in(provider: &str, media_mode: google_media_cdn::Mode) -> Box<dy
             )
             .unwrap(),
         ),
+        "s3" => Box::new(s3::S3::new(
+            s3::Credentials::new(crate::s3s::ACCESS_KEY_ID, &demo_key("s3.secret")).unwrap(),
+            s3::Region::parse("us-east-1").unwrap(),
+        )),
         other => panic!("no verifier for provider {other}"),
     }
 }
@@ -216,6 +224,10 @@ pub fn edge_arguments(provider: &str) -> (Pairs, Pairs) {
         "nginx-secure-link" => (
             vec![key("current", "nginx-secure-link.secret")],
             vec![option("expression", NGINX_EXPRESSION)],
+        ),
+        "s3" => (
+            vec![key(crate::s3s::ACCESS_KEY_ID, "s3.secret")],
+            vec![option("region", "us-east-1")],
         ),
         other => panic!("no edge for provider {other}"),
     }
