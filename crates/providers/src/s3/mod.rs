@@ -42,7 +42,6 @@
 
 mod canonical;
 mod credentials;
-mod date;
 mod error;
 
 use std::sync::Mutex;
@@ -156,7 +155,9 @@ impl S3 {
 
     fn prepare(&self, method: Method, url: &str, grant: &Grant) -> Result<Prepared, Error> {
         let (signed_at, expires_in) = check_grant(grant)?;
-        let amz_date = date::format(signed_at).ok_or(Error::DateOutOfRange(signed_at))?;
+        let amz_date = crate::time::Civil::from_unix(signed_at)
+            .map(|c| c.basic())
+            .ok_or(Error::DateOutOfRange(signed_at))?;
         let parsed = Url::parse(url)?;
         parsed.refuse_params(&SIGNING_PARAMS)?;
         let host = signing_host(&parsed)?;
@@ -388,7 +389,7 @@ impl Provider for S3 {
         if algorithm != ALGORITHM {
             return Err(Denial::UnsupportedAlgorithm.into());
         }
-        let signed_at = date::parse(&amz_date).ok_or(Denial::Malformed)?;
+        let signed_at = crate::time::parse_basic(&amz_date).ok_or(Denial::Malformed)?;
         let expires_in = parse_expires(&expires)?;
         let (key_id, scope) = credential.split_once('/').ok_or(Denial::Malformed)?;
         if key_id != self.credentials.access_key_id.as_str() {
