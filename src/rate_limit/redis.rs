@@ -162,13 +162,15 @@ impl RedisLimits {
     /// The Redis key of `counted` (see the module documentation).
     fn key(&self, counted: Counted<'_>) -> String {
         use std::fmt::Write;
+        const HEX: &[u8; 16] = b"0123456789abcdef";
         let mut key = String::with_capacity(self.key_prefix.len() + 66);
         key.push_str(&self.key_prefix);
         match counted {
             Counted::Subject(subject) => {
                 key.push_str("s:");
                 for b in Sha256::digest(subject.as_bytes()) {
-                    let _ = write!(key, "{b:02x}");
+                    key.push(char::from(HEX[usize::from(b >> 4)]));
+                    key.push(char::from(HEX[usize::from(b & 0xf)]));
                 }
             }
             Counted::Ip(ip) => {
