@@ -76,7 +76,7 @@ impl App {
             authenticators,
             rules,
             grants,
-            limits: RateLimits::new(&config.limits),
+            limits: RateLimits::new(&config.limits, &metrics)?,
             metrics,
             clock: config.clock.clone(),
             readiness: Default::default(),

@@ -34,8 +34,8 @@ pub struct Caller {
 }
 
 impl Caller {
-    pub fn new(app: Arc<App>, peer: IpAddr, client_ip: IpAddr) -> Self {
-        let ip_limit = app.limits.check_ip(client_ip);
+    pub async fn new(app: Arc<App>, peer: IpAddr, client_ip: IpAddr) -> Self {
+        let ip_limit = app.limits.check_ip(client_ip).await;
         Caller {
             app,
             peer,
@@ -117,9 +117,9 @@ pub async fn sign_objects(
     // unit was charged on arrival). All or nothing, before anything is signed.
     let extra = u32::try_from(keys.len().saturating_sub(1)).unwrap_or(u32::MAX);
     if let Some(subject) = principal.subject() {
-        app.limits.charge_subject(subject, extra)?;
+        app.limits.charge_subject(subject, extra).await?;
     }
-    app.limits.charge_ip(caller.client_ip, extra)?;
+    app.limits.charge_ip(caller.client_ip, extra).await?;
     // An anonymous caller's "sign in first" answers are one audit line for the call, not one per
     // key (a batch of 1,000 would otherwise write 1,000 lines for one unauthenticated request).
     let audit_logins = principal.subject().is_some();
@@ -272,7 +272,7 @@ async fn authenticate(app: &App, headers: &HeaderMap) -> Result<Principal, AppEr
         }
     };
     if let Some(subject) = principal.subject() {
-        app.limits.check_subject(subject)?;
+        app.limits.check_subject(subject).await?;
     }
     Ok(principal)
 }
@@ -356,9 +356,9 @@ async fn decide_and_sign(
 }
 
 /// A SQL grant query the decision cache did not answer is work: one unit of the subject's limit.
-fn charge_query(app: &App, principal: &Principal) -> Result<(), Limited> {
+async fn charge_query(app: &App, principal: &Principal) -> Result<(), Limited> {
     match principal.subject() {
-        Some(subject) => app.limits.charge_subject(subject, 1),
+        Some(subject) => app.limits.charge_subject(subject, 1).await,
         None => Ok(()),
     }
 }

@@ -107,12 +107,15 @@ impl<T> Rule<T> {
     /// Whether the rule's SQL grant (if any) allows `key` for this caller (an anonymous caller
     /// is never granted anything by a query); `before_query` may refuse a query the decision
     /// cache did not answer.
-    pub async fn sql_grant_allows<E>(
+    pub async fn sql_grant_allows<E, F>(
         &self,
         principal: &Principal,
         key: &ObjectKey,
-        before_query: impl FnOnce() -> Result<(), E>,
-    ) -> Result<bool, sql_grant::GrantError<E>> {
+        before_query: impl FnOnce() -> F,
+    ) -> Result<bool, sql_grant::GrantError<E>>
+    where
+        F: std::future::Future<Output = Result<(), E>>,
+    {
         match (&self.sql_grant, principal) {
             (None, _) => Ok(true),
             (Some(grant), Principal::User(user)) => grant.allows(user, key, before_query).await,

@@ -128,12 +128,15 @@ impl SqlGrant {
 
     /// Whether `user` may read `key`: from the cache, or one query, which `before_query` may
     /// refuse (the flow charges it to the subject's rate limit: a query is work).
-    pub async fn allows<E>(
+    pub async fn allows<E, F>(
         &self,
         user: &User,
         key: &ObjectKey,
-        before_query: impl FnOnce() -> Result<(), E>,
-    ) -> Result<bool, GrantError<E>> {
+        before_query: impl FnOnce() -> F,
+    ) -> Result<bool, GrantError<E>>
+    where
+        F: std::future::Future<Output = Result<(), E>>,
+    {
         let mut values = Vec::with_capacity(self.params.len());
         for p in &self.params {
             values.push(match p {
@@ -161,7 +164,7 @@ impl SqlGrant {
         if self.denied.contains_key(&cache_key) {
             return Ok(false);
         }
-        before_query().map_err(GrantError::Refused)?;
+        before_query().await.map_err(GrantError::Refused)?;
         match self
             .pool
             .exists(&self.query, &values, self.query_timeout)

@@ -1,5 +1,7 @@
 //! One backend's health: the first failure of an incident is logged (not every request), the
-//! recovery is logged, and `signgate_backend_up{backend}` follows it.
+//! recovery is logged, and `signgate_backend_up{backend}` follows it. The log line says what
+//! signgate does meanwhile: fail closed (the backends decisions depend on), or fall back (the
+//! shared rate-limit store).
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -15,12 +17,24 @@ pub struct BackendHealth {
     up_gauge: Gauge,
     errors: Counter,
     changes: Arc<AtomicU64>,
+    /// What signgate does while the backend is down, for the outage's log line.
+    meanwhile: &'static str,
 }
 
 impl BackendHealth {
     /// Health reported into `metrics` (the series are shared by every configuration generation
     /// of one service, so a reload keeps reporting into the same ones).
     pub fn new(name: impl Into<String>, metrics: &Metrics) -> Self {
+        Self::with_fallback(name, metrics, "failing closed until it answers again")
+    }
+
+    /// As [`BackendHealth::new`], for a backend nothing is refused without: `meanwhile` says
+    /// what is done instead while it is down.
+    pub fn with_fallback(
+        name: impl Into<String>,
+        metrics: &Metrics,
+        meanwhile: &'static str,
+    ) -> Self {
         let name = name.into();
         let labels = BackendLabels {
             backend: name.clone(),
@@ -33,6 +47,7 @@ impl BackendHealth {
             up: AtomicBool::new(true),
             up_gauge,
             changes: metrics.health_changes.clone(),
+            meanwhile,
         }
     }
 
@@ -57,7 +72,7 @@ impl BackendHealth {
         if self.up.swap(false, Ordering::Relaxed) {
             self.up_gauge.set(0);
             self.changes.fetch_add(1, Ordering::Relaxed);
-            tracing::error!(backend = %self.name, error = %error, "backend unavailable; failing closed until it answers again");
+            tracing::error!(backend = %self.name, error = %error, "backend unavailable; {}", self.meanwhile);
         }
     }
 

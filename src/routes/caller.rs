@@ -27,6 +27,6 @@ impl FromRequestParts<Arc<Service>> for Caller {
             .get::<ConnectInfo<SocketAddr>>()
             .map_or(std::net::Ipv4Addr::UNSPECIFIED.into(), |c| c.0.ip());
         let ip = client_ip(peer, &parts.headers, &app.server.trusted_proxies);
-        Ok(Caller::new(app, canonical(peer), ip))
+        Ok(Caller::new(app, canonical(peer), ip).await)
     }
 }

@@ -1,11 +1,16 @@
 //! Signing: the key set and hash a distribution or rule names, custom policies bound to the
-//! client IP, and stable URLs reused from the cache while authorization still runs.
+//! client IP, stable URLs reused from the cache while authorization still runs, and the same
+//! stable URL from every replica (ECDSA signatures are deterministic, RFC 6979).
 
 use serde_json::json;
 use signgate_testkit::app::spawn_app;
 use signgate_testkit::edge::{demo_public_keys, verify};
-use signgate_testkit::http::{assert_nothing_signed, location};
+use signgate_testkit::fs::config_copy;
+use signgate_testkit::http::{assert_nothing_signed, client, location};
+use signgate_testkit::process::Signgate;
 use signgate_testkit::tokens::{now, token};
+
+use crate::SIGNGATE;
 
 #[tokio::test]
 async fn urls_bound_to_the_client_ip_use_a_custom_policy() {
@@ -83,7 +88,7 @@ async fn stable_urls_are_reused_within_their_step_and_authorization_still_runs()
     let second = location(&app.get("/files/videos/intro.mp4", Some(&bob)).await);
     assert_eq!(
         first, second,
-        "ECDSA signatures are randomized: equal URLs come from the cache"
+        "one URL per object and step (from the cache: the hit counters below)"
     );
     let v = verify(&first, None);
     assert_eq!(
@@ -116,4 +121,56 @@ async fn stable_urls_are_reused_within_their_step_and_authorization_still_runs()
     // the four distinct URLs.
     assert_eq!(app.metric("signgate_url_cache_hits_total").await, 2.0);
     assert_eq!(app.metric("signgate_url_cache_misses_total").await, 4.0);
+}
+
+#[tokio::test]
+async fn two_processes_with_one_ecdsa_key_sign_byte_identical_stable_urls() {
+    for hash in ["sha1", "sha256"] {
+        let dir = config_copy(&format!("ecdsa-fleet-{hash}"));
+        let env = [
+            ("SIGNGATE_KEY_SETS", r#"[{name="demo", active="KDEMO2ECDSA01", keys=[{key_pair_id="KDEMO2ECDSA01", private_key_file="dev/demo-ecdsa-private.pem"}]}]"#.to_owned()),
+            ("SIGNGATE_DISTRIBUTIONS", format!(r#"[{{name="demo", url="https://d111111abcdef8.cloudfront.net", key_set="demo", hash="{hash}"}}]"#)),
+            ("SIGNGATE_RULES", r#"[{pattern="videos/**", access="authenticated", distribution="demo", lifetime_seconds=300, cache_step_seconds=60}]"#.to_owned()),
+        ];
+        let one = Signgate::start(SIGNGATE, &dir, &env).await;
+        let two = Signgate::start(SIGNGATE, &dir, &env).await;
+        let t = token("alice", json!({}));
+        let get = |port: u16, key: &'static str| {
+            let t = t.clone();
+            async move {
+                location(
+                    &client()
+                        .get(format!("http://127.0.0.1:{port}/files/videos/{key}"))
+                        .bearer_auth(t)
+                        .send()
+                        .await
+                        .unwrap(),
+                )
+            }
+        };
+        for key in ["intro.mp4", "2026/ep1/seg-00017.ts"] {
+            // Each process signs the object itself (the first request for it is a miss in each
+            // one's own cache). Asked again on the first after the second: if the step changed
+            // in between, the pair did not share a step and is asked again.
+            let (first, second) = loop {
+                let first = get(one.port, key).await;
+                let second = get(two.port, key).await;
+                if get(one.port, key).await == first {
+                    break (first, second);
+                }
+            };
+            assert_eq!(
+                first, second,
+                "{hash} {key}: the same URL from both processes"
+            );
+            let v = verify(&first, None);
+            assert_eq!(v.key_pair_id.as_str(), "KDEMO2ECDSA01");
+            assert_eq!(v.policy.expires() % 60, 0);
+            assert_eq!(
+                first.contains("Hash-Algorithm=SHA256"),
+                hash == "sha256",
+                "{first}"
+            );
+        }
+    }
 }

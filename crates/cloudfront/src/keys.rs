@@ -9,6 +9,7 @@ use openssl::nid::Nid;
 use openssl::pkey::{Id, PKey, Private, Public};
 use openssl::rsa::Rsa;
 
+use crate::ecdsa::EcdsaSigner;
 use crate::error::{InputError, KeyError, KeyProblem};
 
 /// The algorithm family of a key.
@@ -48,9 +49,10 @@ pub struct SigningKey {
     pub(crate) id: KeyPairId,
     pub(crate) key: PKey<Private>,
     pub(crate) key_type: KeyType,
-    /// For ECDSA keys, the EC key itself: signing a digest directly skips the per-call setup of
-    /// OpenSSL's generic signing API, which costs about as much as the signature.
-    pub(crate) ec: Option<EcKey<Private>>,
+    /// For ECDSA keys, the deterministic signer (RFC 6979) over the EC key itself: signing a
+    /// digest directly skips the per-call setup of OpenSSL's generic signing API, which costs
+    /// about as much as the signature.
+    pub(crate) ec: Option<EcdsaSigner>,
 }
 
 impl std::fmt::Debug for SigningKey {
@@ -102,7 +104,10 @@ impl SigningKey {
             key.rsa().ok().map(|r| r.n().num_bits() as u32),
             key.ec_key().ok(),
         )?;
-        let ec = key.ec_key().ok();
+        let ec = match key.ec_key() {
+            Ok(ec) => Some(EcdsaSigner::new(ec).map_err(|_| KeyProblem::Unparseable)?),
+            Err(_) => None,
+        };
         Ok(SigningKey {
             id,
             key,
@@ -169,7 +174,10 @@ impl SigningKey {
                 PKey::from_ec_key(EcKey::generate(&group)?)?
             }
         };
-        let ec = key.ec_key().ok();
+        let ec = match key.ec_key() {
+            Ok(ec) => Some(EcdsaSigner::new(ec)?),
+            Err(_) => None,
+        };
         Ok(SigningKey {
             id,
             key,

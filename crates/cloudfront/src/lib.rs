@@ -6,11 +6,14 @@
 //! the way CloudFront does. Time is always passed in; nothing here reads the clock or does I/O
 //! beyond loading key files.
 
+mod ecdsa;
 mod encoding;
 mod error;
 mod keys;
 mod pattern;
 mod policy;
+mod rfc6979;
+mod scalar;
 mod sign;
 mod url;
 mod verify;

@@ -1,7 +1,6 @@
 //! Signing: a policy's bytes signed with the active key, laid out as CloudFront reads them in a
 //! URL or in cookies.
 
-use openssl::ecdsa::EcdsaSig;
 use openssl::hash::MessageDigest;
 use openssl::sign::Signer;
 
@@ -69,14 +68,12 @@ impl SignedCookies {
 }
 
 impl SigningKey {
-    /// Signs raw policy bytes: RSASSA-PKCS1-v1_5, or ECDSA with a DER-encoded signature.
+    /// Signs raw policy bytes: RSASSA-PKCS1-v1_5, or ECDSA with a DER-encoded signature. Both
+    /// are deterministic (ECDSA by RFC 6979): one key signs one policy with the same bytes in
+    /// every process.
     pub fn sign_bytes(&self, message: &[u8], hash: HashAlgorithm) -> Result<Vec<u8>, SignError> {
         if let Some(ec) = &self.ec {
-            let signature = match hash {
-                HashAlgorithm::Sha1 => EcdsaSig::sign(&openssl::sha::sha1(message), ec)?,
-                HashAlgorithm::Sha256 => EcdsaSig::sign(&openssl::sha::sha256(message), ec)?,
-            };
-            return Ok(signature.to_der()?);
+            return Ok(ec.sign(message, hash)?.to_der()?);
         }
         let mut signer = Signer::new(hash.digest(), &self.key)?;
         signer.update(message)?;

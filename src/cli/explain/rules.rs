@@ -82,7 +82,7 @@ pub async fn decide(
     let mut unqueried_grant = None;
     if let Some(grant) = &rule.sql_grant {
         let allowed = if options.query_grants {
-            let no_limit = || Ok::<(), Infallible>(());
+            let no_limit = || std::future::ready(Ok::<(), Infallible>(()));
             match rule.sql_grant_allows(principal, key, no_limit).await {
                 Ok(allowed) => Some(allowed),
                 Err(GrantError::Unavailable(_)) => anyhow::bail!(

@@ -1,4 +1,7 @@
-//! Rate limits per client IP and per subject: 429 with Retry-After, nothing signed.
+//! Rate limits per client IP and per subject: 429 with Retry-After, nothing signed; [`shared`]:
+//! the same limits counted in Redis by several replicas.
+
+mod shared;
 
 use serde_json::json;
 use signgate_testkit::app::spawn_app;
