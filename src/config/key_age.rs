@@ -50,89 +50,15 @@ impl KeySetAge {
     }
 }
 
-/// `"YYYY-MM-DD"` as Unix time at midnight UTC (proleptic Gregorian calendar).
+/// `"YYYY-MM-DD"` as Unix time at midnight UTC.
 fn parse_day(text: &str) -> Option<u64> {
-    let bytes = text.as_bytes();
-    let digits = |r: std::ops::Range<usize>| {
-        bytes[r.clone()]
-            .iter()
-            .all(u8::is_ascii_digit)
-            .then(|| text[r].parse::<u64>().ok())
-            .flatten()
-    };
-    if bytes.len() != 10 || bytes[4] != b'-' || bytes[7] != b'-' {
-        return None;
-    }
-    let (year, month, day) = (digits(0..4)?, digits(5..7)?, digits(8..10)?);
-    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
-    let month_days = [
-        31,
-        if leap { 29 } else { 28 },
-        31,
-        30,
-        31,
-        30,
-        31,
-        31,
-        30,
-        31,
-        30,
-        31,
-    ];
-    if year < 1970 || !(1..=12).contains(&month) || day == 0 || day > month_days[month as usize - 1]
-    {
-        return None;
-    }
-    let before_year: u64 = (1970..year)
-        .map(|y| {
-            if y % 4 == 0 && (y % 100 != 0 || y % 400 == 0) {
-                366
-            } else {
-                365
-            }
-        })
-        .sum();
-    let before_month: u64 = month_days[..month as usize - 1].iter().sum();
-    Some((before_year + before_month + day - 1) * 86_400)
+    signgate_providers::time::parse_date(text)
 }
 
 /// Unix time as its UTC day, `"YYYY-MM-DD"`.
 fn format_day(unix: u64) -> String {
-    let mut days = unix / 86_400;
-    let mut year = 1970;
-    loop {
-        let len = if year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) {
-            366
-        } else {
-            365
-        };
-        if days < len {
-            break;
-        }
-        days -= len;
-        year += 1;
-    }
-    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
-    let month_days = [
-        31,
-        if leap { 29 } else { 28 },
-        31,
-        30,
-        31,
-        30,
-        31,
-        31,
-        30,
-        31,
-        30,
-        31,
-    ];
-    let mut month = 0;
-    while days >= month_days[month] {
-        days -= month_days[month];
-        month += 1;
-    }
-    format!("{year:04}-{:02}-{:02}", month + 1, days + 1)
+    signgate_providers::time::Civil::from_unix(unix)
+        .map_or_else(|| "a day after 9999".into(), |c| c.date())
 }
 
 /// The `created` days and `rotate_after_days` of a key set (already read, so `active` names

@@ -615,21 +615,31 @@ async fn links_and_folder_tokens_download_through_the_providers_own_edge() {
     }
 }
 
-#[tokio::test]
-async fn the_readme_configuration_of_every_provider_loads_as_written() {
-    let readme = std::fs::read_to_string(signgate_testkit::app::repo().join("README.md")).unwrap();
-    let start = readme
-        .find("<!-- providers-config:start -->")
-        .expect("marker");
-    let end = readme
-        .find("<!-- providers-config:end -->")
-        .expect("marker");
-    let block = &readme[start..end];
-    let toml = &block[block.find("```toml\n").unwrap() + 8..block.rfind("```").unwrap()];
-    // The files and variables it names, filled with the demo keys.
+/// The README's TOML block between `<!-- {marker}:start/end -->`, loaded as written once the
+/// files and variables it names hold the demo keys (`(name in the block, demo key file)`): the
+/// provider of each distribution, in order.
+fn readme_block_providers(marker: &str, keys: &[(&str, &str)]) -> Vec<String> {
+    let toml = signgate_testkit::nginx::readme_snippet(marker, "toml");
     let dir = signgate_testkit::fs::tempdir();
     let demo = signgate_testkit::app::repo().join("config/dev/providers");
-    for (name, demo_file) in [
+    for (name, demo_file) in keys {
+        std::fs::copy(demo.join(demo_file), dir.join(name)).unwrap();
+    }
+    let toml = toml
+        .replace("/etc/signgate/", &format!("{}/", dir.display()))
+        .replace("key_env = \"", &format!("key_file = \"{}/", dir.display()));
+    let (config, _) = signgate_testkit::fs::config_file(&format!("\n{toml}"));
+    let loaded = settings(&config, &[]).unwrap_or_else(|e| panic!("{marker}: {e:#}"));
+    loaded
+        .distributions
+        .iter()
+        .map(|d| d.signer.provider().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn the_readme_configuration_of_every_provider_loads_as_written() {
+    let keys = [
         ("cdn-key-2026", "google-cloud-cdn.key"),
         ("SIGNGATE_CDN_KEY_2025", "google-cloud-cdn-old.key"),
         ("media-ed25519.pem", "google-media-cdn-ed25519.pem"),
@@ -637,21 +647,9 @@ async fn the_readme_configuration_of_every_provider_loads_as_written() {
         ("SIGNGATE_AKAMAI_TRANSITION_KEY", "akamai-transition.hex"),
         ("bunny-token-key", "bunny.key"),
         ("nginx-secret", "nginx-secure-link.secret"),
-    ] {
-        std::fs::copy(demo.join(demo_file), dir.join(name)).unwrap();
-    }
-    let toml = toml
-        .replace("/etc/signgate/", &format!("{}/", dir.display()))
-        .replace("key_env = \"", &format!("key_file = \"{}/", dir.display()));
-    let (config, _) = signgate_testkit::fs::config_file(&format!("\n{toml}"));
-    let loaded = settings(&config, &[]).unwrap_or_else(|e| panic!("{e:#}"));
-    let providers: Vec<&str> = loaded
-        .distributions
-        .iter()
-        .map(|d| d.signer.provider())
-        .collect();
+    ];
     assert_eq!(
-        providers,
+        readme_block_providers("providers-config", &keys),
         [
             "cloudfront",
             "google-cloud-cdn",
@@ -665,30 +663,15 @@ async fn the_readme_configuration_of_every_provider_loads_as_written() {
 
 #[tokio::test]
 async fn the_readme_configuration_of_the_object_stores_loads_as_written() {
-    let toml = signgate_testkit::nginx::readme_snippet("stores-config", "toml");
-    let dir = signgate_testkit::fs::tempdir();
-    let demo = signgate_testkit::app::repo().join("config/dev/providers");
-    for (name, demo_file) in [
+    let keys = [
         ("gcs-service-account.json", "gcs-service-account.json"),
         ("SIGNGATE_GCS_HMAC_SECRET", "gcs-hmac.secret"),
         ("azure-key1", "azure-devstoreaccount1.key"),
         ("SIGNGATE_AZURE_KEY2", "azure-devstoreaccount1.key"),
         ("azurite-key", "azure-devstoreaccount1.key"),
-    ] {
-        std::fs::copy(demo.join(demo_file), dir.join(name)).unwrap();
-    }
-    let toml = toml
-        .replace("/etc/signgate/", &format!("{}/", dir.display()))
-        .replace("key_env = \"", &format!("key_file = \"{}/", dir.display()));
-    let (config, _) = signgate_testkit::fs::config_file(&format!("\n{toml}"));
-    let loaded = settings(&config, &[]).unwrap_or_else(|e| panic!("{e:#}"));
-    let providers: Vec<&str> = loaded
-        .distributions
-        .iter()
-        .map(|d| d.signer.provider())
-        .collect();
+    ];
     assert_eq!(
-        providers,
+        readme_block_providers("stores-config", &keys),
         ["cloudfront", "gcs", "gcs", "azure-blob", "azure-blob"]
     );
 }

@@ -37,7 +37,7 @@ pub mod google_cloud_cdn;
 pub mod google_media_cdn;
 pub mod nginx_secure_link;
 pub mod s3;
-mod time;
+pub mod time;
 mod url;
 
 pub use crypto::Digest;

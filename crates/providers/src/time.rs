@@ -1,5 +1,6 @@
-//! UTC calendar dates for the stores' signatures, which carry times as text: GCS as ISO 8601
-//! basic (`20190201T090000Z`), Azure as extended (`2026-01-01T01:00:00Z`). Proleptic Gregorian,
+//! UTC calendar dates for the stores' signatures, which carry times as text: GCS and S3 as ISO
+//! 8601 basic (`20190201T090000Z`), Azure as extended (`2026-01-01T01:00:00Z`); the service's
+//! configuration reads its `created = "YYYY-MM-DD"` key dates with the same code. Proleptic Gregorian,
 //! years 1970 to 9999; the conversion is the usual days-from-civil arithmetic on 400-year eras.
 
 /// The last second written with a four-digit year: 9999-12-31T23:59:59Z.
@@ -7,7 +8,7 @@ pub(crate) const MAX_TIME: u64 = 253_402_300_799;
 
 /// A moment split into its UTC calendar fields.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Civil {
+pub struct Civil {
     pub year: u64,
     pub month: u64,
     pub day: u64,
@@ -73,6 +74,11 @@ impl Civil {
         Some(days * 86_400 + hour * 3600 + minute * 60 + second)
     }
 
+    /// `YYYY-MM-DD`.
+    pub fn date(&self) -> String {
+        format!("{:04}-{:02}-{:02}", self.year, self.month, self.day)
+    }
+
     /// `YYYYMMDD`.
     pub fn basic_date(&self) -> String {
         format!("{:04}{:02}{:02}", self.year, self.month, self.day)
@@ -113,6 +119,24 @@ fn digits(text: &str) -> Option<u64> {
         return None;
     }
     text.parse().ok()
+}
+
+/// Midnight UTC of a strict `YYYY-MM-DD` (a real calendar date).
+pub fn parse_date(text: &str) -> Option<u64> {
+    let b = text.as_bytes();
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    let field = |range: std::ops::Range<usize>| digits(text.get(range)?);
+    Civil {
+        year: field(0..4)?,
+        month: field(5..7)?,
+        day: field(8..10)?,
+        hour: 0,
+        minute: 0,
+        second: 0,
+    }
+    .to_unix()
 }
 
 /// Parses `YYYYMMDDTHHMMSSZ` exactly.
