@@ -22,6 +22,7 @@
 pub mod client_ip;
 pub mod clock;
 pub mod headers;
+pub mod memory;
 pub mod metrics;
 pub mod object_key;
 pub mod paths;

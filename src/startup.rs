@@ -101,7 +101,8 @@ pub async fn run_until(
 /// Unlike `axum::serve`, every connection gets a header-read timeout (a client that sends its
 /// headers slowly, or leaves a keep-alive connection idle, is cut off) and at most
 /// `max_connections` are open at once: one more is closed as it arrives and counted, so a few
-/// hundred unfinished requests can neither lock other clients out nor keep memory after they go.
+/// hundred unfinished requests can neither lock other clients out nor keep memory after they go
+/// (the end of such a burst trims the allocator's heaps: [`crate::memory`]).
 async fn accept_loop(
     listener: TcpListener,
     router: axum::Router,
@@ -126,6 +127,7 @@ async fn accept_loop(
         .timer(TokioTimer::new())
         .header_read_timeout(header_read_timeout);
     let builder = Arc::new(builder);
+    let connections = Arc::new(crate::memory::Connections::default());
     loop {
         let (tcp, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -152,13 +154,15 @@ async fn accept_loop(
                 request.extensions_mut().insert(ConnectInfo(peer));
                 router.clone().oneshot(request)
             });
-        let (builder, metrics, signal_tx, close_rx) = (
+        let (builder, metrics, signal_tx, close_rx, connections) = (
             builder.clone(),
             metrics.clone(),
             signal_tx.clone(),
             close_rx.clone(),
+            connections.clone(),
         );
         metrics.connections_open.inc();
+        connections.opened();
         tokio::spawn(async move {
             let conn = builder.serve_connection_with_upgrades(TokioIo::new(tcp), service);
             let mut conn = std::pin::pin!(conn);
@@ -174,6 +178,9 @@ async fn accept_loop(
                 }
             }
             metrics.connections_open.dec();
+            if connections.closed() {
+                tokio::task::spawn_blocking(crate::memory::trim);
+            }
             drop((slot, close_rx));
         });
     }

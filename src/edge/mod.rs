@@ -30,8 +30,9 @@ use signgate_cloudfront::{
 use crate::authenticate::credentials::{find_cookie, CookieLookup};
 use crate::sign::CdnSigner;
 
-pub use authority::BaseUrl;
+pub use authority::{check_request_authority, BaseUrl, HostRefusal};
 pub use origin::{HttpOrigin, Origin};
+pub use path::{check_path, PathRefusal};
 
 /// What checks requests: CloudFront's public keys, or another CDN's verifier.
 pub enum Verifier {

@@ -1,5 +1,6 @@
 //! The request frame every answer passes through: a request id on every answer (kept only from
-//! trusted proxies), and a time limit that answers 503 and signs nothing.
+//! trusted proxies), a time limit that answers 503 and signs nothing, and slow clients cut off
+//! without keeping memory.
 
 use std::time::Duration;
 
@@ -129,4 +130,64 @@ async fn slow_clients_are_cut_off_and_open_connections_are_capped() {
     }
     assert_eq!(app.metric("signgate_connections_open").await, 0.0);
     assert_eq!(app.get("/healthz", None).await.status(), 200);
+}
+
+/// Slow clients that fill header buffers and go leave no memory behind: the real binary, three
+/// rounds of 300 connections each holding 16 KB of unfinished headers until the header timeout
+/// cuts them off; after each round the resident size is back within 5 MiB of idle. (glibc's
+/// default thresholds kept 9–10 MiB per round resident: `src/memory.rs`.)
+#[tokio::test]
+async fn memory_returns_after_slow_clients_go() {
+    use tokio::io::AsyncWriteExt;
+    use tokio::net::TcpStream;
+    let dir = signgate_testkit::fs::config_copy("slow-memory");
+    let p = signgate_testkit::process::Signgate::start(
+        crate::SIGNGATE,
+        &dir,
+        &[
+            ("SIGNGATE_SERVER__HEADER_READ_TIMEOUT_MS", "1000".into()),
+            ("SIGNGATE_SERVER__WORKER_THREADS", "1".into()),
+        ],
+    )
+    .await;
+    let healthz = format!("http://127.0.0.1:{}/healthz", p.port);
+    let client = signgate_testkit::http::client();
+    for _ in 0..200 {
+        client.get(&healthz).send().await.unwrap();
+    }
+    let idle = p.child.memory().rss;
+    let pad = vec![b'a'; 16_000];
+    for round in 0..3 {
+        let mut slow = Vec::new();
+        for _ in 0..300 {
+            let mut s = TcpStream::connect(("127.0.0.1", p.port)).await.unwrap();
+            s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Pad: ")
+                .await
+                .unwrap();
+            s.write_all(&pad).await.unwrap();
+            slow.push(s);
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let held = p.child.memory().rss;
+        tokio::time::sleep(Duration::from_millis(1300)).await;
+        drop(slow);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        for _ in 0..50 {
+            assert_eq!(client.get(&healthz).send().await.unwrap().status(), 200);
+        }
+        let after = p.child.memory().rss;
+        let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
+        eprintln!(
+            "round {round}: idle {:.1} MiB, 300 slow clients {:.1} MiB, after {:.1} MiB",
+            mib(idle),
+            mib(held),
+            mib(after)
+        );
+        assert!(
+            after <= idle + 5 * 1024 * 1024,
+            "round {round}: {:.1} MiB resident after the slow clients went, {:.1} MiB idle",
+            mib(after),
+            mib(idle)
+        );
+    }
 }
