@@ -11,6 +11,7 @@ mod cli;
 mod config;
 mod cookies;
 mod deploy;
+mod django_example;
 mod edge;
 mod explain;
 mod faults;
