@@ -16,6 +16,7 @@ mod edge;
 mod explain;
 mod faults;
 mod files;
+mod first_run;
 mod forward_auth;
 mod health;
 mod hostile;
