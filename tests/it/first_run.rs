@@ -247,8 +247,10 @@ fn names(text: &str, word: &str) -> bool {
 fn the_readme_names_every_package_scripts_test_installs() {
     // "as root it installs those from Debian's packages if they are missing: ...".
     let readme = readme();
-    let start = readme.find("## Two commands").unwrap();
-    let two = &readme[start..start + readme[start..].find("## Layout").unwrap()];
+    let start = readme
+        .find("Run every test")
+        .expect("README says how to run every test");
+    let two = &readme[start..start + readme[start..].find("```sh").unwrap()];
     let script = std::fs::read_to_string(repo().join("scripts/test")).unwrap();
     let mut packages = BTreeSet::new();
     let stop = |w: &&str| !w.starts_with('|') && !w.starts_with('&');
@@ -281,7 +283,7 @@ fn the_readme_names_every_package_scripts_test_installs() {
     for package in &packages {
         assert!(
             names(two, package),
-            "scripts/test installs {package}; README's \"Two commands\" does not say so"
+            "scripts/test installs {package}; README's \"Run every test\" does not say so"
         );
     }
 }
