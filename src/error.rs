@@ -118,6 +118,10 @@ impl AppError {
             AppError::BadKey(_) => "the object path is not valid",
             AppError::BadRequest(_, message) => message,
             AppError::Unauthenticated {
+                reason: Some(AuthFailure::Audience),
+                ..
+            } => "the token was issued for another audience (its aud claim); ask for a token issued for this service",
+            AppError::Unauthenticated {
                 reason: Some(_), ..
             } => "the credential was not accepted",
             AppError::Unauthenticated { reason: None, .. } => "sign in to read this object",

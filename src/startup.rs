@@ -22,13 +22,11 @@ impl Listeners {
     pub async fn bind(server: &ServerConfig) -> anyhow::Result<Self> {
         let main = TcpListener::bind(server.listen)
             .await
-            .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", server.listen))?;
+            .map_err(|e| bind_error("listen", server.listen, &e, ""))?;
         let metrics = match server.metrics_listen {
-            Some(addr) => Some(
-                TcpListener::bind(addr)
-                    .await
-                    .map_err(|e| anyhow::anyhow!("cannot listen on {addr} (metrics): {e}"))?,
-            ),
+            Some(addr) => Some(TcpListener::bind(addr).await.map_err(|e| {
+                bind_error("metrics_listen", addr, &e, " (\"\" turns the metrics off)")
+            })?),
             None => None,
         };
         Ok(Listeners { main, metrics })
@@ -42,6 +40,24 @@ impl Listeners {
 
     pub fn metrics_addr(&self) -> Option<SocketAddr> {
         self.metrics.as_ref().and_then(|l| l.local_addr().ok())
+    }
+}
+
+/// Why `server.{key}` (`addr`) could not be bound, and what to do, in one line: a port in use is
+/// the error a new user meets first (a second `cargo run`, another service on 8080).
+fn bind_error(key: &str, addr: SocketAddr, e: &std::io::Error, off: &str) -> anyhow::Error {
+    let variable = format!("SIGNGATE_SERVER__{}", key.to_ascii_uppercase());
+    let mut other = addr;
+    other.set_port(addr.port().wrapping_add(1).max(1));
+    match e.kind() {
+        std::io::ErrorKind::AddrInUse => anyhow::anyhow!(
+            "server.{key}: {addr} is already in use (another signgate, or another program, listens there): stop it, or listen elsewhere with {variable}={other}{off}"
+        ),
+        std::io::ErrorKind::PermissionDenied => anyhow::anyhow!(
+            "server.{key}: not allowed to listen on {addr} (ports below 1024 need privileges): listen on a higher port with {variable}={}{off}",
+            SocketAddr::new(addr.ip(), 8080)
+        ),
+        _ => anyhow::anyhow!("server.{key}: cannot listen on {addr}: {e}"),
     }
 }
 

@@ -50,8 +50,10 @@ pub fn init(log: &LogSettings) -> WorkerGuard {
         .thread_name("signgate-log")
         .finish(std::io::stderr());
     let filter = EnvFilter::try_new(&log.level).unwrap_or_else(|_| EnvFilter::new("info"));
+    // Colours only on a terminal: a log file (or a journal) gets plain text.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(writer);
     let _ = if log.format == LogFormat::Json {
         builder

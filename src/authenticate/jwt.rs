@@ -281,7 +281,19 @@ impl JwtAuthenticator {
             },
         };
         let data = jsonwebtoken::decode::<Map<String, Value>>(token, key, &issuer.validation)
-            .map_err(|e| reject(map_error(e.kind())))?;
+            .map_err(|e| {
+                let failure = map_error(e.kind());
+                if failure == AuthFailure::Audience {
+                    // The signature verified (it is checked before the claims), so the `aud`
+                    // shown is the issuer's; the token itself is never logged.
+                    tracing::info!(
+                        issuer = %issuer.issuer,
+                        "a token was refused: {}",
+                        audience_mismatch(token, &issuer.issuer, &issuer.audience)
+                    );
+                }
+                reject(failure)
+            })?;
         let user = issuer.user_from(data.claims).map_err(reject)?;
         Ok((user, issuer.validation.leeway))
     }
@@ -367,6 +379,31 @@ impl JwtAuthenticator {
             IssuerKeys::Jwks(cache) => cache.is_ready(),
         })
     }
+}
+
+/// The cause and the fix of a token refused for its audience, in one line: the token's `aud`
+/// (read without trusting it; at most 200 characters), the audiences the issuer accepts, and
+/// the two ways out. The service logs it; `signgate explain` prints it.
+pub fn audience_mismatch(token: &str, issuer: &str, accepts: &[String]) -> String {
+    let claims: Option<Map<String, Value>> =
+        jsonwebtoken::dangerous::insecure_decode_claims(token).ok();
+    let aud = claims.as_ref().and_then(|c| c.get("aud"));
+    let mut shown = aud.map_or("none".to_owned(), Value::to_string);
+    if shown.len() > 200 {
+        let cut = (0..=200)
+            .rev()
+            .find(|&i| shown.is_char_boundary(i))
+            .unwrap_or(0);
+        shown.truncate(cut);
+        shown.push_str("...");
+    }
+    let add = match aud {
+        Some(Value::String(one)) => format!("add {one:?} to"),
+        _ => "add the token's audience to".to_owned(),
+    };
+    format!(
+        "the token's aud is {shown}; issuer {issuer} accepts {accepts:?}: issue the token with one of those audiences, or {add} that issuer's audience in [[auth.jwt.issuers]]"
+    )
 }
 
 fn map_error(kind: &ErrorKind) -> AuthFailure {

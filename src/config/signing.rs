@@ -184,14 +184,19 @@ fn key_set(ks: &RawKeySet, at: &str, base: &Path, dev: bool) -> anyhow::Result<A
         let at = format!("{at}.keys[{j}]");
         let id = KeyPairId::parse(&k.key_pair_id).map_err(|e| anyhow!("{at}.key_pair_id: {e}"))?;
         let path = base.join(&k.private_key_file);
-        let pem = std::fs::read(&path)
-            .map_err(|e| anyhow!("{at}.private_key_file: cannot read {}: {e}", path.display()))?;
+        let pem = std::fs::read(&path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => anyhow!(
+                "{at}.private_key_file: {} does not exist (a relative path is read from the configuration file's folder): make a key pair with `signgate keygen --type rsa --out DIR` and give DIR/private_key.pem",
+                path.display()
+            ),
+            _ => anyhow!("{at}.private_key_file: cannot read {}: {e}", path.display()),
+        })?;
         if !dev
             && pem
                 .windows(DEMO_KEY_MARKER.len())
                 .any(|w| w == DEMO_KEY_MARKER.as_bytes())
         {
-            bail!("{at}.private_key_file: {} is a published demo key; it is refused unless dev = true", path.display());
+            bail!("{at}.private_key_file: {} is a published demo key, refused unless the file says dev = true: make your own key pair with `signgate keygen --type rsa --out DIR` (or, for a development setup only, put dev = true at the top of the file)", path.display());
         }
         let passphrase = match &k.passphrase_env {
             Some(var) => Some(super::sources::env_var(

@@ -10,6 +10,7 @@
 //! - [`azurite`]: a real Azurite (the Azure storage emulator) and the shared-key requests that
 //!   set up its containers, blobs and stored access policies;
 //! - [`backends`]: Redis and PostgreSQL from the environment, JWKS providers, a fault proxy;
+//! - [`browser`]: headless Chromium driven through chromedriver, downloads saved to a folder;
 //! - [`process`]: child processes (signgate, nginx, Caddy, browsers) stopped when a test ends;
 //! - [`nginx`]: a real nginx on a free port with the test's configuration, and README snippets;
 //! - [`s3s`]: a real S3-compatible server (s3s-fs) that checks presigned URLs;
@@ -19,6 +20,7 @@
 pub mod app;
 pub mod azurite;
 pub mod backends;
+pub mod browser;
 pub mod django;
 pub mod edge;
 pub mod fs;

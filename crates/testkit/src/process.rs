@@ -50,6 +50,11 @@ impl ChildGuard {
         }
     }
 
+    /// The leader's stdout, when it was piped; taken once.
+    pub fn stdout(&mut self) -> Option<std::process::ChildStdout> {
+        self.child.stdout.take()
+    }
+
     /// Sends `signal` to the leader alone, as a test's SIGHUP or SIGTERM.
     pub fn signal(&self, signal: libc::c_int) {
         assert!(self.status.is_none(), "{} has already exited", self.name);

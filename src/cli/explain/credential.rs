@@ -148,9 +148,8 @@ fn refusal_message(
                 None => String::new(),
             }
         }
-        AuthFailure::Audience => format!(
-            "the token's aud is {}; issuer {} accepts {:?}",
-            shown(claim("aud")),
+        AuthFailure::Audience => crate::authenticate::jwt::audience_mismatch(
+            token,
             issuer.map_or("?", |(name, _)| name),
             issuer.map_or(&[][..], |(_, aud)| aud),
         ),
