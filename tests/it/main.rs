@@ -15,6 +15,7 @@ mod edge;
 mod explain;
 mod faults;
 mod files;
+mod fleet;
 mod forward_auth;
 mod health;
 mod hostile;
