@@ -363,13 +363,17 @@ mod tests {
             for now in 1_000_000..1_000_000 + 3 * step {
                 let expires = rounded(now, lifetime, step);
                 let start = step_start(expires, lifetime, step);
-                assert!(start <= now, "signed after the request ({lifetime}, {step}, {now})");
+                assert!(
+                    start <= now,
+                    "signed after the request ({lifetime}, {step}, {now})"
+                );
                 assert_eq!(rounded(start, lifetime, step), expires, "its own step");
                 assert!(
                     start == 0 || rounded(start - 1, lifetime, step) < expires,
                     "the first second of the step"
                 );
-                assert!(expires - start <= lifetime + step - 1, "within the probed span");
+                // At most lifetime + step - 1 seconds.
+                assert!(expires - start < lifetime + step, "within the probed span");
                 assert!(expires >= now + lifetime, "lives the whole lifetime");
             }
         }
