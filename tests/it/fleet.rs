@@ -88,7 +88,8 @@ impl Layout {
             let public = VerifyingKey::from_file(&made.join("public_key.pem")).unwrap();
             public_keys.insert(KeyPairId::parse(id).unwrap(), public);
         }
-        let secret = format!("fleet-secret-{}", unique("jwt")).into_bytes();
+        // HS256 wants at least 32 bytes; this one is 48, unique to the run.
+        let secret = format!("{:-<48}", unique("fleet-jwt-secret")).into_bytes();
         std::fs::write(
             etc.join("secrets/jwt-hs256"),
             format!("{}\n", String::from_utf8_lossy(&secret)),
