@@ -170,7 +170,8 @@ pub struct SigningPlan {
 /// What a signature made now grants: its expiry and, when the rule binds it, the client address.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Window {
-    /// When it is signed: the request's time (S3 writes it as `X-Amz-Date`).
+    /// When it is signed (S3 writes it as `X-Amz-Date`): the request's time, or with stable
+    /// URLs the start of the step the expiry stands for.
     pub signed_at: u64,
     pub expires: u64,
     pub client_ip: Option<IpAddr>,
@@ -314,20 +315,67 @@ impl SignTarget {
         Ok(credential)
     }
 
-    /// The expiry (rounded up to the stable-URL step, if any) and the bound address.
+    /// The expiry (rounded up to the stable-URL step, if any), the signing time and the bound
+    /// address.
+    ///
+    /// With stable URLs every part of the URL must be a function of the step, not of the
+    /// request's second, or two replicas (or one replica after its cache dropped the entry)
+    /// would hand out different URLs for the same object: the expiry is rounded up, and the
+    /// signing time (S3's `X-Amz-Date`, GCS's `X-Goog-Date`) is the first second whose
+    /// rounded-up expiry is this one. Every request that gets expiry `E` arrives in
+    /// `(E - lifetime - step, E - lifetime]`, so that time is never after the request (a store
+    /// refuses a link signed in the future) and the link is signed for `lifetime + step - 1`
+    /// seconds at most, the span the configuration checked the store can carry.
     fn window(&self, client_ip: IpAddr, now: u64) -> Window {
         let mut expires = now.saturating_add(self.lifetime_seconds);
+        let mut signed_at = now;
         if let Some(cache) = &self.url_cache {
-            // Round up to the step: every request within one step gets the same expiry.
-            expires = expires
-                .div_ceil(cache.step_seconds)
-                .saturating_mul(cache.step_seconds);
+            let step = cache.step_seconds;
+            expires = expires.div_ceil(step).saturating_mul(step);
+            signed_at = step_start(expires, self.lifetime_seconds, step).min(now);
         }
         Window {
-            signed_at: now,
+            signed_at,
             expires,
             client_ip: self.bind_client_ip.then_some(client_ip.to_canonical()),
             force_custom: self.policy == PolicyChoice::Custom,
+        }
+    }
+}
+
+/// The first second whose expiry, `now + lifetime` rounded up to a multiple of `step`, is
+/// `expires`: the signing time every request in that step shares.
+fn step_start(expires: u64, lifetime: u64, step: u64) -> u64 {
+    expires.saturating_sub(lifetime).saturating_sub(step) + 1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::step_start;
+
+    fn rounded(now: u64, lifetime: u64, step: u64) -> u64 {
+        (now + lifetime).div_ceil(step) * step
+    }
+
+    #[test]
+    fn every_second_of_a_step_shares_one_signing_time_never_after_it() {
+        for (lifetime, step) in [(300, 60), (290, 60), (3600, 7), (1, 1), (60, 300)] {
+            for now in 1_000_000..1_000_000 + 3 * step {
+                let expires = rounded(now, lifetime, step);
+                let start = step_start(expires, lifetime, step);
+                assert!(
+                    start <= now,
+                    "signed after the request ({lifetime}, {step}, {now})"
+                );
+                assert_eq!(rounded(start, lifetime, step), expires, "its own step");
+                assert!(
+                    start == 0 || rounded(start - 1, lifetime, step) < expires,
+                    "the first second of the step"
+                );
+                // At most lifetime + step - 1 seconds.
+                assert!(expires - start < lifetime + step, "within the probed span");
+                assert!(expires >= now + lifetime, "lives the whole lifetime");
+            }
         }
     }
 }

@@ -17,6 +17,7 @@ mod explain;
 mod faults;
 mod files;
 mod first_run;
+mod fleet;
 mod forward_auth;
 mod health;
 mod hostile;

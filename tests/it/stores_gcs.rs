@@ -407,6 +407,29 @@ async fn files_redirects_answers_json_and_signs_batches_the_stores_verifier_acce
     assert!(results[20].get("url").is_none());
 }
 
+#[tokio::test]
+async fn two_replicas_answer_one_object_with_the_same_signed_url_within_a_step() {
+    let (lifetime, step) = (900, 60);
+    let rules = json!([rule(
+        "users/{sub}/**",
+        json!({"lifetime_seconds": lifetime, "cache_step_seconds": step})
+    )]);
+    let a = app_with(rules.clone()).await;
+    let b = app_with(rules).await;
+    let t = token("alice", json!({}));
+    // Two seconds apart, in one step: without a step-bound X-Goog-Date they would differ.
+    signgate_testkit::app::wait_for_room_in_step(lifetime, step, 3).await;
+    let first = location(&a.get("/files/users/alice/menu.pdf", Some(&t)).await);
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    let second = location(&b.get("/files/users/alice/menu.pdf", Some(&t)).await);
+    assert_eq!(first, second, "one URL from both replicas");
+    let verified = store_verifier("gcs", BASE, None)
+        .verify(&EdgeRequest::new(&first, now()))
+        .unwrap();
+    assert!(verified.expires >= now() + lifetime - 3, "{first}");
+    assert_eq!(verified.expires % step, 0, "the expiry is the step's end");
+}
+
 fn config_error(dist: Value, rules: Value) -> String {
     let overrides = [("distributions", json!([dist])), ("rules", rules)];
     format!(

@@ -7,7 +7,9 @@ use std::process::Command;
 
 use serde_json::{json, Value};
 use signgate::clock::Clock;
-use signgate_testkit::app::{default_config, repo, settings, spawn_app, spawn_with, TestApp};
+use signgate_testkit::app::{
+    default_config, repo, settings, spawn_app, spawn_with, wait_for_room_in_step, TestApp,
+};
 use signgate_testkit::http::{assert_nothing_signed, client, location};
 use signgate_testkit::providers::{check, distribution};
 use signgate_testkit::s3s::{S3sFs, ACCESS_KEY_ID};
@@ -538,4 +540,39 @@ async fn the_readme_configuration_of_s3_and_its_clones_loads_as_written() {
         .collect();
     let names: Vec<&str> = stores.iter().map(|(n, _)| *n).collect();
     assert_eq!(names, ["aws", "r2", "minio", "b2", "wasabi"], "{stores:?}");
+}
+
+#[tokio::test]
+async fn two_replicas_answer_one_object_with_the_same_presigned_url_within_a_step() {
+    let s3 = store().await;
+    let (lifetime, step) = (300, 60);
+    let stable = json!({"lifetime_seconds": lifetime, "cache_step_seconds": step});
+    let a = spawn_app(&overrides(&s3, stable.clone())).await;
+    let b = spawn_app(&overrides(&s3, stable)).await;
+    let alice = token("alice", json!({}));
+    let path = "/files/users/alice/caf%C3%A9%20menu.pdf";
+    // Two seconds apart, in one step: without a step-bound X-Amz-Date they would differ.
+    wait_for_room_in_step(lifetime, step, 3).await;
+    let first = location(&a.get(path, Some(&alice)).await);
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    let second = location(&b.get(path, Some(&alice)).await);
+    assert_eq!(first, second, "one URL from both replicas");
+    // Signed at the step's first second, for the lifetime and the rest of the step: the span
+    // the configuration checked S3 can carry.
+    let signed_for: u64 = query_value(&first, "X-Amz-Expires").parse().unwrap();
+    assert_eq!(signed_for, lifetime + step - 1, "{first}");
+    let verified = check("s3", &first, &[], None).unwrap();
+    assert!(verified.expires >= now() + lifetime - 3, "{first}");
+    let got = client().get(&first).send().await.unwrap();
+    assert_eq!(got.status(), 200, "{first}");
+    assert_eq!(got.bytes().await.unwrap(), MENU);
+}
+
+/// The value of `name` in `url`'s query, as written.
+fn query_value<'a>(url: &'a str, name: &str) -> &'a str {
+    let query = url.split_once('?').map_or("", |(_, q)| q);
+    query
+        .split('&')
+        .find_map(|pair| pair.strip_prefix(name)?.strip_prefix('='))
+        .unwrap_or_else(|| panic!("no {name} in {url}"))
 }

@@ -131,3 +131,25 @@ impl TestApp {
         panic!("never ready");
     }
 }
+
+/// Waits until the stable-URL step of a rule with `lifetime` and `step` (seconds) has at least
+/// `room` seconds left, so that requests made within `room` all get the same expiry (the step
+/// a request falls in is that of `now + lifetime`, rounded up to `step`).
+pub async fn wait_for_room_in_step(lifetime: u64, step: u64, room: u64) {
+    assert!(room < step, "a step of {step} s never has {room} s of room");
+    loop {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap();
+        // Seconds until the expiry moves on to the next step.
+        let into = (now.as_secs() + lifetime) % step;
+        let left = if into == 0 { 0 } else { step - into };
+        if left >= room {
+            return;
+        }
+        tokio::time::sleep(
+            Duration::from_secs(left + 1) - Duration::from_nanos(now.subsec_nanos().into()),
+        )
+        .await;
+    }
+}

@@ -174,3 +174,72 @@ pub async fn slow_jwks_provider(delay: Duration, jwks: Value) -> String {
     tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
     base
 }
+
+/// A `redis-server` of the test's own on a free loopback port (no persistence), for the tests
+/// that stop and restart Redis under load; dropping it stops it.
+pub struct RedisServer {
+    child: Option<crate::process::ChildGuard>,
+    pub port: u16,
+}
+
+impl RedisServer {
+    pub async fn start() -> RedisServer {
+        let port = crate::process::free_port();
+        let mut server = RedisServer { child: None, port };
+        server.restart().await;
+        server
+    }
+
+    /// `redis://127.0.0.1:<port>/`.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    /// Stops it (SIGTERM, as a restart by its service manager would).
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.stop();
+        }
+    }
+
+    /// Starts it again on the same port (stopping it first if it runs), empty, and waits until
+    /// it answers PING.
+    pub async fn restart(&mut self) {
+        self.stop();
+        let binary = ["/usr/bin/redis-server", "/usr/local/bin/redis-server"]
+            .into_iter()
+            .find(|p| std::path::Path::new(p).exists())
+            .unwrap_or_else(|| panic!("redis-server is not installed; install it with: sudo apt-get install -y redis-server (scripts/test does this when run as root)"));
+        let port = self.port.to_string();
+        let child = crate::process::ChildGuard::spawn(
+            "redis-server",
+            std::process::Command::new(binary)
+                .args(["--port", &port, "--bind", "127.0.0.1", "--save", ""])
+                .args([
+                    "--appendonly",
+                    "no",
+                    "--daemonize",
+                    "no",
+                    "--loglevel",
+                    "warning",
+                ])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::inherit()),
+            crate::process::Shutdown::Term,
+        );
+        self.child = Some(child);
+        for _ in 0..100 {
+            if let Ok(mut stream) = tokio::net::TcpStream::connect(("127.0.0.1", self.port)).await {
+                use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+                let mut buf = [0u8; 16];
+                if stream.write_all(b"PING\r\n").await.is_ok()
+                    && matches!(stream.read(&mut buf).await, Ok(n) if buf[..n].starts_with(b"+PONG"))
+                {
+                    return;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("redis-server did not start on port {}", self.port);
+    }
+}

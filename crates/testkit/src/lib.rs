@@ -9,9 +9,11 @@
 //!   the demo keys, and that CDN's (or store's) verifier built independently from the same files;
 //! - [`azurite`]: a real Azurite (the Azure storage emulator) and the shared-key requests that
 //!   set up its containers, blobs and stored access policies;
-//! - [`backends`]: Redis and PostgreSQL from the environment, JWKS providers, a fault proxy;
+//! - [`backends`]: Redis and PostgreSQL from the environment, a Redis of the test's own, JWKS
+//!   providers, a fault proxy;
 //! - [`browser`]: headless Chromium driven through chromedriver, downloads saved to a folder;
 //! - [`process`]: child processes (signgate, nginx, Caddy, browsers) stopped when a test ends;
+//! - [`haproxy`]: a real HAProxy balancing over replicas, and its servers' state;
 //! - [`nginx`]: a real nginx on a free port with the test's configuration, and README snippets;
 //! - [`s3s`]: a real S3-compatible server (s3s-fs) that checks presigned URLs;
 //! - [`fs`]: temporary folders and configuration copies;
@@ -24,6 +26,7 @@ pub mod browser;
 pub mod django;
 pub mod edge;
 pub mod fs;
+pub mod haproxy;
 pub mod http;
 pub mod logs;
 pub mod nginx;

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-pub use libc::{SIGHUP, SIGTERM};
+pub use libc::{SIGHUP, SIGKILL, SIGTERM};
 
 /// How long a child has to stop after being asked before it is killed.
 pub const STOP_GRACE: Duration = Duration::from_secs(10);
