@@ -13,9 +13,11 @@
 ARG RUST_IMAGE=docker.io/library/rust:1-trixie
 
 FROM ${RUST_IMAGE} AS build
-RUN apt-get update \
+# OpenSSL's headers, pkg-config and the CA bundle, unless the image has them already (a
+# toolchain image made with them needs no package index).
+RUN dpkg -s libssl-dev pkg-config ca-certificates >/dev/null 2>&1 || { apt-get update \
  && apt-get install -y --no-install-recommends libssl-dev pkg-config ca-certificates \
- && rm -rf /var/lib/apt/lists/*
+ && rm -rf /var/lib/apt/lists/*; }
 WORKDIR /src
 # Dependencies first, so source changes do not rebuild them.
 COPY Cargo.toml Cargo.lock ./
