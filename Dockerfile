@@ -39,7 +39,8 @@ RUN touch src/main.rs src/lib.rs crates/*/src/lib.rs bench/*.rs \
  && cargo build --release --locked --bin signgate
 # The runtime's whole file system: the binary, what `ldd` says it loads, the CA bundle
 # (outbound TLS: JWKS, session stores), and user 10001 for tools that look it up.
-RUN mkdir -p /rootfs/usr/local/bin /rootfs/etc/ssl/certs /rootfs/app \
+RUN mkdir -p /rootfs/usr/local/bin /rootfs/etc/ssl/certs /rootfs/app /rootfs/tmp \
+ && chmod 1777 /rootfs/tmp \
  && cp target/release/signgate /rootfs/usr/local/bin/signgate \
  && ldd target/release/signgate | grep -o '/[^ ]*' | sort -u \
     | xargs -I{} cp --parents -L {} /rootfs/ \
