@@ -79,13 +79,18 @@ fn documents(file: &Path) -> Vec<Value> {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
-/// The one resource of `kind` in the directory.
-fn resource(kind: &str) -> Value {
-    let found: Vec<Value> = manifests()
+/// Every resource of `kind` in the directory.
+fn resources(kind: &str) -> Vec<Value> {
+    manifests()
         .iter()
         .flat_map(|f| documents(f))
         .filter(|d| d["kind"] == kind)
-        .collect();
+        .collect()
+}
+
+/// The one resource of `kind` in the directory.
+fn resource(kind: &str) -> Value {
+    let found = resources(kind);
     assert_eq!(found.len(), 1, "{kind}: {found:?}");
     found.into_iter().next().unwrap()
 }
@@ -285,7 +290,7 @@ fn the_deployment_agrees_with_the_configuration_on_ports_probes_grace_and_secret
     );
 
     // Every secret file the configuration names is a key of a Secret mounted at its folder.
-    let secret = resource("Secret");
+    let secrets = resources("Secret");
     let fleet = toml(&fleet_config_path());
     let mut files = Vec::new();
     settings_ending(&fleet, "_file", &mut files);
@@ -307,21 +312,34 @@ fn the_deployment_agrees_with_the_configuration_on_ports_probes_grace_and_secret
             .iter()
             .find(|v| v["name"] == mount["name"])
             .unwrap();
-        assert_eq!(volume["secret"]["secretName"], secret["metadata"]["name"]);
+        let secret = secrets
+            .iter()
+            .find(|s| s["metadata"]["name"] == volume["secret"]["secretName"])
+            .unwrap_or_else(|| panic!("{key} = {path:?}: the volume is not one of the Secrets"));
         let name = path.file_name().unwrap().to_str().unwrap();
         assert!(
             secret["stringData"].get(name).is_some() || secret["data"].get(name).is_some(),
             "{key} = {path:?}: the Secret has no key {name}"
         );
     }
-    // Every variable it names is set in the container.
+    // Every variable it names is set in the container, from a key the Secret has.
     let mut vars = Vec::new();
     settings_ending(&fleet, "_env", &mut vars);
     for (key, var) in &vars {
-        assert!(
-            env(&container, var).is_some(),
-            "{key} = {var:?}: the container does not set it"
-        );
+        let set = env(&container, var)
+            .unwrap_or_else(|| panic!("{key} = {var:?}: the container does not set it"));
+        if let Some(from) = set["valueFrom"]["secretKeyRef"].as_object() {
+            let secret = secrets
+                .iter()
+                .find(|s| s["metadata"]["name"] == from["name"])
+                .unwrap_or_else(|| panic!("{var}: no Secret {}", from["name"]));
+            assert!(
+                secret["stringData"].get(from["key"].as_str().unwrap()).is_some(),
+                "{var}: the Secret {} has no key {}",
+                from["name"],
+                from["key"]
+            );
+        }
     }
 
     // Hardening, and the image's numeric user.
