@@ -22,8 +22,7 @@ const IMAGE: &str = "localhost/signgate:dev";
 const UID: &str = "10001";
 
 fn skipped() -> bool {
-    if std::env::var_os("SIGNGATE_TEST_SKIP_CONTAINER").is_some_and(|v| v != "0" && !v.is_empty())
-    {
+    if std::env::var_os("SIGNGATE_TEST_SKIP_CONTAINER").is_some_and(|v| v != "0" && !v.is_empty()) {
         eprintln!(
             "\n*** SKIPPED: SIGNGATE_TEST_SKIP_CONTAINER is set: the container image was NOT built or tested ***\n"
         );
@@ -313,11 +312,21 @@ fn the_runtime_image_holds_no_shell_and_no_package_manager() {
         files.contains(&"etc/ssl/certs/ca-certificates.crt"),
         "{files:?}"
     );
-    for absent in ["bin/sh", "usr/bin/sh", "bin/bash", "usr/bin/apt-get", "usr/bin/dpkg"] {
+    for absent in [
+        "bin/sh",
+        "usr/bin/sh",
+        "bin/bash",
+        "usr/bin/apt-get",
+        "usr/bin/dpkg",
+    ] {
         assert!(!files.contains(&absent), "the image holds {absent}");
     }
     let size = run(podman_cmd(&podman).args(["image", "inspect", "--format", "{{.Size}}", IMAGE]));
-    let size: u64 = String::from_utf8(size.stdout).unwrap().trim().parse().unwrap();
+    let size: u64 = String::from_utf8(size.stdout)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
     eprintln!(
         "{IMAGE}: {} files, {:.1} MB",
         files.len(),

@@ -187,7 +187,10 @@ fn every_kubernetes_manifest_validates_against_the_openapi_schemas() {
     let text = std::fs::read_to_string(dir().join("deployment.yaml")).unwrap();
     let broken_dir = tempdir();
     for (what, broken) in [
-        ("a string replica count", text.replace("replicas: 3", "replicas: three")),
+        (
+            "a string replica count",
+            text.replace("replicas: 3", "replicas: three"),
+        ),
         (
             "an unknown field",
             text.replace("terminationGracePeriodSeconds:", "terminationGraceSeconds:"),
@@ -256,7 +259,10 @@ fn the_deployment_agrees_with_the_configuration_on_ports_probes_grace_and_secret
     assert_eq!(container_port(&container, "metrics"), port_of(metrics));
     let annotations = &spec["template"]["metadata"]["annotations"];
     assert_eq!(annotations["prometheus.io/scrape"], "true");
-    assert_eq!(annotations["prometheus.io/port"], port_of(metrics).to_string());
+    assert_eq!(
+        annotations["prometheus.io/port"],
+        port_of(metrics).to_string()
+    );
     assert_eq!(annotations["prometheus.io/path"], "/metrics");
     let service = resource("Service");
     let targets: Vec<&Value> = service["spec"]["ports"]
@@ -334,7 +340,9 @@ fn the_deployment_agrees_with_the_configuration_on_ports_probes_grace_and_secret
                 .find(|s| s["metadata"]["name"] == from["name"])
                 .unwrap_or_else(|| panic!("{var}: no Secret {}", from["name"]));
             assert!(
-                secret["stringData"].get(from["key"].as_str().unwrap()).is_some(),
+                secret["stringData"]
+                    .get(from["key"].as_str().unwrap())
+                    .is_some(),
                 "{var}: the Secret {} has no key {}",
                 from["name"],
                 from["key"]
@@ -345,7 +353,10 @@ fn the_deployment_agrees_with_the_configuration_on_ports_probes_grace_and_secret
     // Hardening, and the image's numeric user.
     let security = &container["securityContext"];
     assert_eq!(pod["securityContext"]["runAsNonRoot"], true);
-    assert_eq!(pod["securityContext"]["seccompProfile"]["type"], "RuntimeDefault");
+    assert_eq!(
+        pod["securityContext"]["seccompProfile"]["type"],
+        "RuntimeDefault"
+    );
     assert_eq!(security["readOnlyRootFilesystem"], true);
     assert_eq!(security["allowPrivilegeEscalation"], false);
     assert_eq!(security["capabilities"]["drop"], serde_json::json!(["ALL"]));

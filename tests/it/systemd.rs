@@ -33,10 +33,7 @@ fn unit_copy(text: &str) -> PathBuf {
     let dir = tempdir();
     let text = text
         .replace("/usr/local/bin/signgate", SIGNGATE)
-        .replace(
-            "/etc/signgate/",
-            &format!("{}/", dir.join("etc").display()),
-        );
+        .replace("/etc/signgate/", &format!("{}/", dir.join("etc").display()));
     let unit = dir.join("signgate.service");
     std::fs::write(&unit, text).unwrap();
     unit
@@ -68,17 +65,26 @@ fn values<'a>(text: &'a str, key: &str) -> Vec<&'a str> {
 fn the_systemd_unit_passes_systemd_analyze_verify_without_a_warning() {
     let text = unit_text();
     let (ok, said) = verify(&unit_copy(&text));
-    assert!(ok && said.trim().is_empty(), "systemd-analyze verify:\n{said}");
+    assert!(
+        ok && said.trim().is_empty(),
+        "systemd-analyze verify:\n{said}"
+    );
     // verify does speak up: a misspelled directive and a missing program.
     let misspelled = text.replace("ProtectSystem=strict", "ProtectSytem=strict");
     let (_, said) = verify(&unit_copy(&misspelled));
-    assert!(said.contains("ProtectSytem"), "a misspelled directive: {said:?}");
+    assert!(
+        said.contains("ProtectSytem"),
+        "a misspelled directive: {said:?}"
+    );
     let missing = text.replace(
         "ExecStart=/usr/local/bin/signgate",
         "ExecStart=/nonexistent/signgate",
     );
     let (ok, said) = verify(&unit_copy(&missing));
-    assert!(!ok && said.contains("/nonexistent/signgate"), "a missing program: {said:?}");
+    assert!(
+        !ok && said.contains("/nonexistent/signgate"),
+        "a missing program: {said:?}"
+    );
 }
 
 #[test]
@@ -138,7 +144,10 @@ fn the_systemd_units_sandbox_is_rated_ok_by_systemd_analyze_security() {
     let said = String::from_utf8_lossy(&out.stdout);
     let level = said
         .lines()
-        .find_map(|l| l.split("Overall exposure level for signgate.service: ").nth(1))
+        .find_map(|l| {
+            l.split("Overall exposure level for signgate.service: ")
+                .nth(1)
+        })
         .unwrap_or_else(|| {
             panic!(
                 "no exposure level:\n{said}{}",
