@@ -33,6 +33,8 @@ RUN mkdir -p src crates/cloudfront/src crates/providers/src crates/testkit/src b
  && rm -rf src crates/cloudfront/src crates/providers/src crates/testkit/src
 COPY src src
 COPY crates crates
+# The demo keys of config/dev/ are compiled in (to refuse them outside a dev setup).
+COPY config config
 COPY bench/signrate.rs bench/loadgen.rs bench/
 # COPY keeps the files' old times; touch them so cargo rebuilds the real sources over the stubs.
 RUN touch src/main.rs src/lib.rs crates/*/src/lib.rs bench/*.rs \

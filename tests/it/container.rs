@@ -31,9 +31,15 @@ fn skipped() -> bool {
     false
 }
 
-/// podman as `scripts/container` runs it (its containers.conf, runc): the program and its
-/// leading arguments.
-fn podman() -> Vec<String> {
+/// podman as `scripts/container` runs it: the program, its leading arguments (`--runtime
+/// runc`) and its containers.conf.
+#[derive(Clone)]
+struct Podman {
+    args: Vec<String>,
+    conf: String,
+}
+
+fn podman() -> Podman {
     for tool in ["podman", "runc"] {
         let found = ["/usr/bin", "/usr/sbin", "/bin", "/sbin"]
             .iter()
@@ -48,14 +54,16 @@ fn podman() -> Vec<String> {
     let line = String::from_utf8(out.stdout).unwrap();
     let mut words = line.split_whitespace().map(str::to_owned);
     let conf = words.next().unwrap();
-    let conf = conf.strip_prefix("CONTAINERS_CONF=").unwrap();
-    std::env::set_var("CONTAINERS_CONF", conf);
-    words.collect()
+    Podman {
+        conf: conf.strip_prefix("CONTAINERS_CONF=").unwrap().to_owned(),
+        args: words.collect(),
+    }
 }
 
-fn podman_cmd(podman: &[String]) -> Command {
-    let mut cmd = Command::new(&podman[0]);
-    cmd.args(&podman[1..]);
+fn podman_cmd(podman: &Podman) -> Command {
+    let mut cmd = Command::new(&podman.args[0]);
+    cmd.args(&podman.args[1..])
+        .env("CONTAINERS_CONF", &podman.conf);
     cmd
 }
 
@@ -122,6 +130,8 @@ fn run_args(name: &str, config: &Path, port: u16) -> Vec<String> {
         name,
         "--network",
         "host",
+        // The image's HEALTHCHECK needs systemd timers in podman; the test runs it by hand.
+        "--no-healthcheck",
         "--read-only",
         // No tmpfs over /tmp and /run either: read-only as Kubernetes' readOnlyRootFilesystem.
         "--read-only-tmpfs=false",
@@ -147,7 +157,7 @@ fn run_args(name: &str, config: &Path, port: u16) -> Vec<String> {
 
 /// Removes the container when the test ends, however it ends.
 struct Container {
-    podman: Vec<String>,
+    podman: Podman,
     name: String,
 }
 
