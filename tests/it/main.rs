@@ -9,6 +9,7 @@ mod browser;
 mod caddy;
 mod cli;
 mod config;
+mod container;
 mod cookies;
 mod deploy;
 mod django_example;
@@ -24,6 +25,7 @@ mod hostile;
 mod jwks;
 mod jwt;
 mod key_rotation;
+mod kubernetes;
 mod limits;
 mod logs;
 mod nginx;
@@ -39,6 +41,7 @@ mod sql_grants;
 mod stores_azure;
 mod stores_gcs;
 mod stores_s3;
+mod systemd;
 mod token_cache;
 
 /// The binary under test, for the tests that run it as a process.
