@@ -31,6 +31,7 @@ mod request_frame;
 mod rules;
 mod sessions;
 mod signals;
+mod sign_per_folder;
 mod signing;
 mod sql_grants;
 mod stores_azure;
