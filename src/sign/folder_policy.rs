@@ -79,10 +79,16 @@ impl FolderPolicies {
 
     /// The policy signed earlier for `folder`, if it has this step's expiry and was signed by
     /// the key still active: then it is the very policy a new signature would sign.
-    pub fn get(&self, folder: &str, expires_at: u64, active_key: &str) -> Option<Arc<CachedPolicy>> {
-        let hit = self.cache.get(folder).filter(|hit| {
-            hit.signed.policy().expires() == expires_at && hit.key_id == active_key
-        });
+    pub fn get(
+        &self,
+        folder: &str,
+        expires_at: u64,
+        active_key: &str,
+    ) -> Option<Arc<CachedPolicy>> {
+        let hit = self
+            .cache
+            .get(folder)
+            .filter(|hit| hit.signed.policy().expires() == expires_at && hit.key_id == active_key);
         match &hit {
             Some(_) => self.counters.hits.inc(),
             None => self.counters.misses.inc(),

@@ -25,7 +25,11 @@ fn signing_params(url: &str) -> String {
     let query = url.split_once('?').map_or("", |(_, q)| q);
     query
         .split('&')
-        .filter(|p| ["Policy=", "Signature=", "Key-Pair-Id=", "Expires="].iter().any(|n| p.starts_with(n)))
+        .filter(|p| {
+            ["Policy=", "Signature=", "Key-Pair-Id=", "Expires="]
+                .iter()
+                .any(|n| p.starts_with(n))
+        })
         .collect::<Vec<_>>()
         .join("&")
 }
@@ -39,17 +43,36 @@ async fn two_objects_of_one_folder_carry_one_policy_and_signature_and_both_downl
     let app = spawn_app(&[edge_distribution(edge), folder_rules()]).await;
     let alice = token("alice", json!({}));
     let notes = location(&app.get("/files/users/alice/notes.txt", Some(&alice)).await);
-    let picture = location(&app.get("/files/users/alice/pics/a%20b.jpg", Some(&alice)).await);
-    assert!(notes.starts_with(&format!("http://{edge}/users/alice/notes.txt?Policy=")), "{notes}");
-    assert!(picture.starts_with(&format!("http://{edge}/users/alice/pics/a%20b.jpg?Policy=")), "{picture}");
-    assert_eq!(signing_params(&notes), signing_params(&picture), "one policy, one signature");
+    let picture = location(
+        &app.get("/files/users/alice/pics/a%20b.jpg", Some(&alice))
+            .await,
+    );
+    assert!(
+        notes.starts_with(&format!("http://{edge}/users/alice/notes.txt?Policy=")),
+        "{notes}"
+    );
+    assert!(
+        picture.starts_with(&format!("http://{edge}/users/alice/pics/a%20b.jpg?Policy=")),
+        "{picture}"
+    );
+    assert_eq!(
+        signing_params(&notes),
+        signing_params(&picture),
+        "one policy, one signature"
+    );
     for url in [&notes, &picture] {
         let v = verify(url, None);
         assert_eq!(v.policy.kind(), PolicyKind::Custom);
-        assert_eq!(v.policy.resource().as_str(), format!("http://{edge}/users/alice/*"));
+        assert_eq!(
+            v.policy.resource().as_str(),
+            format!("http://{edge}/users/alice/*")
+        );
         assert_eq!(v.policy.expires() % 60, 0, "the step's expiry");
     }
-    for (url, body) in [(&notes, &b"alice's notes"[..]), (&picture, &b"alice's picture"[..])] {
+    for (url, body) in [
+        (&notes, &b"alice's notes"[..]),
+        (&picture, &b"alice's picture"[..]),
+    ] {
         let r = app.client.get(url.as_str()).send().await.unwrap();
         assert_eq!(r.status(), 200, "{url}");
         assert_eq!(r.bytes().await.unwrap().as_ref(), body);
@@ -61,20 +84,42 @@ async fn two_objects_of_one_folder_carry_one_policy_and_signature_and_both_downl
         assert_eq!(r.status(), 403, "{moved}");
     }
     // Bob's folder has its own policy; alice's is reused within the step.
-    let bob = location(&app.get("/files/users/bob/notes.txt", Some(&token("bob", json!({})))).await);
+    let bob = location(
+        &app.get("/files/users/bob/notes.txt", Some(&token("bob", json!({}))))
+            .await,
+    );
     assert_ne!(signing_params(&bob), signing_params(&notes));
-    assert_eq!(verify(&bob, None).policy.resource().as_str(), format!("http://{edge}/users/bob/*"));
+    assert_eq!(
+        verify(&bob, None).policy.resource().as_str(),
+        format!("http://{edge}/users/bob/*")
+    );
     let again = location(&app.get("/files/users/alice/notes.txt", Some(&alice)).await);
     assert_eq!(again, notes);
     // Signatures made: alice's folder and bob's; the second and fourth alice answer reused hers.
-    assert_eq!(app.metric("signgate_folder_policy_cache_misses_total").await, 2.0);
-    assert_eq!(app.metric("signgate_folder_policy_cache_hits_total").await, 2.0);
-    assert_eq!(app.metric("signgate_url_cache_misses_total").await, 0.0, "no URL signed one by one");
+    assert_eq!(
+        app.metric("signgate_folder_policy_cache_misses_total")
+            .await,
+        2.0
+    );
+    assert_eq!(
+        app.metric("signgate_folder_policy_cache_hits_total").await,
+        2.0
+    );
+    assert_eq!(
+        app.metric("signgate_url_cache_misses_total").await,
+        0.0,
+        "no URL signed one by one"
+    );
     // A rule without sign_per still signs each object on its own (canned).
     let report = location(&app.get("/files/public/report.pdf", Some(&alice)).await);
     assert_eq!(verify(&report, None).policy.kind(), PolicyKind::Canned);
     // Authorization still runs on every request: bob never gets alice's folder.
-    let r = app.get("/files/users/alice/notes.txt", Some(&token("bob", json!({})))).await;
+    let r = app
+        .get(
+            "/files/users/alice/notes.txt",
+            Some(&token("bob", json!({}))),
+        )
+        .await;
     assert_eq!(r.status(), 403);
 }
 
@@ -88,16 +133,26 @@ async fn a_download_name_is_signed_on_its_own_since_the_folders_wildcard_covers_
     // The fact behind the choice: a wildcard resource covers every query string, so a name
     // added to a folder URL verifies: under the folder's policy it would not be signed.
     let (path, params) = shared.split_once('?').unwrap();
-    let renamed = format!("{path}?response-content-disposition=attachment%3B%20filename%3Devil.exe&{params}");
+    let renamed =
+        format!("{path}?response-content-disposition=attachment%3B%20filename%3Devil.exe&{params}");
     verify(&renamed, None);
     // So a download name gets its own canned policy, naming it exactly.
-    let named = location(&app.get("/files/users/alice/notes.txt?download=n.txt", Some(&alice)).await);
-    assert!(named.contains("response-content-disposition=") && named.contains("&Expires="), "{named}");
+    let named = location(
+        &app.get("/files/users/alice/notes.txt?download=n.txt", Some(&alice))
+            .await,
+    );
+    assert!(
+        named.contains("response-content-disposition=") && named.contains("&Expires="),
+        "{named}"
+    );
     let v = verify(&named, None);
     assert_eq!(v.policy.kind(), PolicyKind::Canned);
     let r = app.client.get(&named).send().await.unwrap();
     assert_eq!(r.status(), 200);
-    assert!(r.headers()["content-disposition"].to_str().unwrap().contains("n.txt"));
+    assert!(r.headers()["content-disposition"]
+        .to_str()
+        .unwrap()
+        .contains("n.txt"));
     let changed = named.replace("n.txt", "evil.exe");
     let r = app.client.get(&changed).send().await.unwrap();
     assert_eq!(r.status(), 403, "the name is signed: {changed}");
@@ -117,11 +172,14 @@ fn folder(pattern: &str) -> Value {
            "cache_step_seconds": 60, "sign_per": "folder"})
 }
 
+/// Rules, further overrides, and the refusal expected.
+type Case = (Value, Vec<(&'static str, Value)>, &'static str);
+
 #[test]
 fn configurations_whose_folder_policy_could_widen_access_are_refused_naming_the_rule() {
     let earlier = json!({"pattern": "users/{sub}/private/**", "access": "authenticated",
                          "distribution": "demo", "require": [{"claim": "roles", "any_of": ["editor"]}]});
-    let cases: Vec<(Value, Vec<(&str, Value)>, &str)> = vec![
+    let cases: Vec<Case> = vec![
         (json!([earlier, folder("users/{sub}/**")]), vec![],
          "rules[1].sign_per: rules[0] (\"users/{sub}/private/**\") can match keys inside this rule's folder \"users/{sub}/\""),
         (json!([{"pattern": "users/admin/**", "access": "authenticated", "distribution": "demo"}, folder("users/{sub}/**")]), vec![],
@@ -154,7 +212,10 @@ fn configurations_whose_folder_policy_could_widen_access_are_refused_naming_the_
     ];
     for (rules, extra, expected) in cases {
         let text = refusal(rules.clone(), &extra);
-        assert!(text.contains(expected), "{rules}: expected {expected:?} in {text}");
+        assert!(
+            text.contains(expected),
+            "{rules}: expected {expected:?} in {text}"
+        );
     }
     // Accepted: an earlier rule beside the folder, a later one inside it (never reached for a
     // key the folder rule matches), a literal folder for a public rule.
@@ -164,6 +225,7 @@ fn configurations_whose_folder_policy_could_widen_access_are_refused_naming_the_
         json!([{"pattern": "*/readme.txt", "access": "public", "distribution": "demo"}, folder("users/{sub}/**")]),
         json!([{"pattern": "open/**", "access": "public", "distribution": "demo", "cache_step_seconds": 60, "sign_per": "folder"}]),
     ] {
-        settings(&default_config(), &[("rules", rules.clone())]).unwrap_or_else(|e| panic!("{rules}: {e:#}"));
+        settings(&default_config(), &[("rules", rules.clone())])
+            .unwrap_or_else(|e| panic!("{rules}: {e:#}"));
     }
 }

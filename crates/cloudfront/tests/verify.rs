@@ -379,8 +379,8 @@ fn one_folder_policy_signs_every_url_below_it_and_nothing_beside_it() {
             let one = SignableUrl::parse("https://h.example/users/alice/a.jpg").unwrap();
             assert_eq!(key.sign_url(&one, &policy, hash).unwrap(), a);
             // A query of the URL's own comes first, and is covered by the wildcard.
-            let q = url("https://h.example/users/alice/a.jpg?response-content-disposition=x")
-                .unwrap();
+            let q =
+                url("https://h.example/users/alice/a.jpg?response-content-disposition=x").unwrap();
             assert!(q.contains("?response-content-disposition=x&Policy="));
             assert!(verify_url(&q, &keys, at(EXP - 1)).is_ok());
             for outside in [
