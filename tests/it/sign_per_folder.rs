@@ -229,3 +229,38 @@ fn configurations_whose_folder_policy_could_widen_access_are_refused_naming_the_
             .unwrap_or_else(|e| panic!("{rules}: {e:#}"));
     }
 }
+
+#[test]
+fn explain_shows_the_folders_policy_for_an_object_inside_it() {
+    let out = std::process::Command::new(crate::SIGNGATE)
+        .args(["explain", "--config"])
+        .arg(default_config())
+        .args(["--sub", "alice", "--key", "users/alice/x.jpg", "--json"])
+        .env(
+            "SIGNGATE_RULES",
+            r#"[{pattern="users/{sub}/**", access="authenticated", distribution="demo", cache_step_seconds=60, sign_per="folder"}]"#,
+        )
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let policy: Value =
+        serde_json::from_str(r["signing"]["policy"]["json"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        policy["Statement"][0]["Resource"],
+        "https://d111111abcdef8.cloudfront.net/users/alice/*"
+    );
+    assert_eq!(r["signing"]["policy"]["kind"], "custom");
+    assert!(
+        r["signing"]["notes"][0]
+            .as_str()
+            .unwrap()
+            .contains("sign_per = \"folder\""),
+        "{r:#}"
+    );
+}
