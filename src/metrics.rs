@@ -81,6 +81,8 @@ pub struct Metrics {
     pub signing_seconds: Histogram,
     pub reloads: Family<RequestLabels, Counter>,
     pub url_cache: CacheCounters,
+    /// `sign_per = "folder"`: a miss is one signature, for a whole folder and step.
+    pub folder_policy_cache: CacheCounters,
     pub token_cache: CacheCounters,
     pub backend_up: Family<BackendLabels, Gauge>,
     pub backend_errors: Family<BackendLabels, Counter>,
@@ -105,6 +107,7 @@ impl Default for Metrics {
         // 10 µs .. ~0.3 s
         let signing_seconds = Histogram::new(exponential_buckets(0.000_01, 2.0, 16));
         let url_cache = CacheCounters::default();
+        let folder_policy_cache = CacheCounters::default();
         let token_cache = CacheCounters::default();
         let backend_up = Family::<BackendLabels, Gauge>::default();
         let backend_errors = Family::<BackendLabels, Counter>::default();
@@ -176,6 +179,16 @@ impl Default for Metrics {
             url_cache.misses.clone(),
         );
         registry.register(
+            "folder_policy_cache_hits",
+            "Object URLs signed with their folder's policy signed earlier in the step (sign_per = \"folder\")",
+            folder_policy_cache.hits.clone(),
+        );
+        registry.register(
+            "folder_policy_cache_misses",
+            "Folder policies signed (sign_per = \"folder\"): one signature each, for every object of the folder in the step",
+            folder_policy_cache.misses.clone(),
+        );
+        registry.register(
             "jwt_cache_hits",
             "Requests whose token was found among recently verified tokens",
             token_cache.hits.clone(),
@@ -207,6 +220,7 @@ impl Default for Metrics {
             signing_seconds,
             reloads,
             url_cache,
+            folder_policy_cache,
             token_cache,
             backend_up,
             backend_errors,

@@ -8,6 +8,7 @@
 //! lines: the trace's and the requirements' tests close the file.)
 
 pub mod pattern;
+pub mod shared_folder;
 pub mod sql_grant;
 
 use std::sync::Arc;

@@ -174,6 +174,50 @@ impl KeyPattern {
         out
     }
 
+    /// For a folder-shaped pattern, `prefix/**` whose prefix segments are each one exact text
+    /// (literals and whole claims, no `*`: `users/{sub}/**`), the number of prefix segments.
+    /// Such a pattern matches, for one caller, exactly the keys below its prefix with the
+    /// caller's claims filled in (a claim value never holds `/`, `*` or `?`), and nothing else
+    /// besides the prefix itself. `Err` says why a pattern is not of that shape.
+    pub fn folder_depth(&self) -> Result<usize, String> {
+        let Some((Segment::AnyDepth, prefix)) = self.segments.split_last() else {
+            return Err(format!(
+                "the pattern {:?} must end in /** (the folder one policy covers)",
+                self.text
+            ));
+        };
+        for segment in prefix {
+            match segment {
+                Segment::AnyDepth => {
+                    return Err(format!(
+                        "the pattern {:?} has ** before its end: its folder is not one prefix",
+                        self.text
+                    ))
+                }
+                Segment::Pieces(p) if p.contains(&Piece::Star) => {
+                    return Err(format!(
+                        "the pattern {:?} has a * in its folder: the folder is not one prefix per caller",
+                        self.text
+                    ))
+                }
+                Segment::Pieces(_) => {}
+            }
+        }
+        Ok(prefix.len())
+    }
+
+    /// Whether this pattern can match, for any caller, some key strictly inside the folder of
+    /// the folder-shaped pattern `folder` (see [`KeyPattern::folder_depth`]), for any caller
+    /// too. Conservative: a claim on either side is taken as able to be any segment text, and
+    /// a `**` as able to reach inside.
+    pub fn may_match_inside(&self, folder: &KeyPattern) -> bool {
+        let prefix = match folder.segments.split_last() {
+            Some((Segment::AnyDepth, prefix)) => prefix,
+            _ => &folder.segments[..],
+        };
+        may_reach_inside(&self.segments, prefix)
+    }
+
     /// Matches `key` for `user` (claims are unavailable for anonymous callers).
     pub fn matches(&self, key: &ObjectKey, user: Option<&User>) -> bool {
         let segments: Vec<&str> = key.segments().collect();
@@ -212,6 +256,45 @@ fn match_segments(pattern: &[Segment], key: &[&str], user: Option<&User>) -> boo
         middle = &middle[at + group.len()..];
     }
     true
+}
+
+/// Whether `pattern` can match a key made of `prefix` (exact segments, claims unknown) and at
+/// least one more segment.
+fn may_reach_inside(pattern: &[Segment], prefix: &[Segment]) -> bool {
+    match (pattern.split_first(), prefix.split_first()) {
+        // Used up: only keys of at most the prefix's length remain.
+        (None, _) => false,
+        (Some((Segment::AnyDepth, _)), _) => true,
+        // The prefix is used up and the pattern goes on: every segment can match some text.
+        (Some(_), None) => true,
+        (Some((Segment::Pieces(ours), rest)), Some((theirs, prefix_rest))) => {
+            segment_may_equal(ours, theirs) && may_reach_inside(rest, prefix_rest)
+        }
+    }
+}
+
+/// Whether one segment's pieces can match the text of an exact prefix segment, for some pair
+/// of callers. A prefix segment holding a claim can be many texts: taken as matched. Else our
+/// claims are read as `*` (any text, a superset of any claim value).
+fn segment_may_equal(ours: &[Piece], theirs: &Segment) -> bool {
+    let Segment::Pieces(theirs) = theirs else {
+        return true;
+    };
+    let mut text = String::new();
+    for piece in theirs {
+        match piece {
+            Piece::Literal(l) => text.push_str(l),
+            Piece::Claim(_) | Piece::Star => return true,
+        }
+    }
+    let widened: Vec<Piece> = ours
+        .iter()
+        .map(|p| match p {
+            Piece::Claim(_) => Piece::Star,
+            other => other.clone(),
+        })
+        .collect();
+    match_pieces(&widened, &text, None)
 }
 
 /// Whether the one-segment patterns of `group` match the first `group.len()` segments of `key`.

@@ -131,7 +131,8 @@ fn check(raw: RawConfig, base: &Path, source: &Path) -> anyhow::Result<Config> {
                 server.deny_as_not_found,
             )
         })
-        .collect::<anyhow::Result<_>>()?;
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    check_shared_folders(&rules)?;
     Ok(Config {
         dev,
         log: raw.log.check()?,
@@ -146,6 +147,20 @@ fn check(raw: RawConfig, base: &Path, source: &Path) -> anyhow::Result<Config> {
         source: source.to_path_buf(),
         clock: Clock::System,
     })
+}
+
+/// `sign_per = "folder"` rules: one signature over a folder must cover only what the rule
+/// allows the caller anyway, which depends on the rules read before it.
+fn check_shared_folders(rules: &[(RuleSettings, TargetSettings)]) -> anyhow::Result<()> {
+    let settings: Vec<RuleSettings> = rules.iter().map(|(r, _)| r.clone()).collect();
+    for (i, (_, target)) in rules.iter().enumerate() {
+        if target.folder_policies.is_some() {
+            if let Some(why) = crate::authorize::shared_folder::refusal(&settings, i) {
+                anyhow::bail!("rules[{i}].sign_per: {why}");
+            }
+        }
+    }
+    Ok(())
 }
 
 /// `SIGNGATE_SECTION__KEY=value`. Variables that are not settings are left alone.

@@ -8,8 +8,8 @@ use signgate_cloudfront::KeySet;
 
 use crate::authorize::{Access, KeyPattern, Requirement, RuleSettings};
 use crate::sign::{
-    Capabilities, CloudFrontSigner, Distribution, FolderForm, PolicyChoice, Signer, TargetSettings,
-    UrlCacheSettings,
+    Capabilities, CloudFrontSigner, Distribution, FolderForm, FolderPolicySettings, PolicyChoice,
+    SignPer, Signer, TargetSettings, UrlCacheSettings,
 };
 
 #[derive(Debug, Deserialize)]
@@ -47,6 +47,10 @@ pub(super) struct RawRule {
     cache_step_seconds: u64,
     #[serde(default = "default_url_cache_entries")]
     cache_entries: u64,
+    /// `folder`: one signature per folder, caller and step for every object inside the folder
+    /// (CloudFront custom policy with a wildcard resource), when proved safe at load.
+    #[serde(default)]
+    sign_per: SignPer,
 }
 
 #[derive(Debug, Deserialize)]
@@ -136,6 +140,7 @@ impl RawRule {
             ),
         };
         let (policy, capabilities) = self.check_provider(at, &distribution, &pattern)?;
+        let folder_policies = self.check_sign_per(at, &distribution, &pattern)?;
         let require = self
             .require
             .iter()
@@ -185,8 +190,42 @@ impl RawRule {
                 step_seconds: self.cache_step_seconds,
                 max_entries: self.cache_entries,
             }),
+            folder_policies,
         };
         Ok((rule, target))
+    }
+
+    /// `sign_per = "folder"`: what the signature carries beside its resource. Whether the
+    /// resource covers only what this rule allows is the rules' question, asked once every rule
+    /// is read (`authorize::shared_folder`).
+    fn check_sign_per(
+        &self,
+        at: &str,
+        distribution: &Distribution,
+        pattern: &KeyPattern,
+    ) -> anyhow::Result<Option<FolderPolicySettings>> {
+        if self.sign_per == SignPer::Object {
+            return Ok(None);
+        }
+        let provider = distribution.signer.provider();
+        if !matches!(distribution.signer, Signer::CloudFront(_)) {
+            bail!("{at}.sign_per: one signature per folder is built for cloudfront distributions; {:?} is {provider}", distribution.name);
+        }
+        if self.bind_client_ip {
+            bail!("{at}.sign_per: a folder's policy serves every request for the folder within a step, and bind_client_ip binds each URL to one address; drop one of the two");
+        }
+        if self.cache_step_seconds == 0 {
+            bail!("{at}.sign_per: needs cache_step_seconds (the step within which one signature serves the folder)");
+        }
+        let depth = pattern
+            .folder_depth()
+            .map_err(|e| anyhow!("{at}.sign_per: {e}"))?;
+        Ok(Some(FolderPolicySettings {
+            depth,
+            max_bytes: self
+                .cache_entries
+                .saturating_mul(crate::sign::URL_CACHE_BYTES_PER_ENTRY),
+        }))
     }
 }
 

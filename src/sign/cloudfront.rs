@@ -6,7 +6,8 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use signgate_cloudfront::{
-    Conditions, HashAlgorithm, Ipv4Range, KeySet, Policy, ResourcePattern, SignableUrl, MAX_EPOCH,
+    Conditions, HashAlgorithm, Ipv4Range, KeySet, Policy, ResourcePattern, SignableUrl,
+    SignedPolicy, MAX_EPOCH,
 };
 
 use super::{internal, FolderCredential, SignError, SignedObject, Window};
@@ -53,17 +54,37 @@ impl CloudFrontSigner {
         Ok((url, policy))
     }
 
+    /// The custom policy for the resource `prefix*` in `window`, as folder URLs and cookies sign
+    /// it.
+    pub(super) fn folder_policy(&self, prefix: &str, window: &Window) -> Result<Policy, SignError> {
+        let resource = format!("{prefix}*");
+        let pattern = ResourcePattern::parse(&resource)
+            .map_err(|e| internal(format!("built an unsignable resource: {e}")))?;
+        Policy::for_resource(pattern, &conditions(window)?).map_err(internal)
+    }
+
+    /// One signature for every URL under `prefix` (`sign_per = "folder"`).
+    pub(super) fn sign_folder_policy(
+        &self,
+        prefix: &str,
+        window: &Window,
+    ) -> Result<(SignedPolicy, String), SignError> {
+        let policy = self.folder_policy(prefix, window)?;
+        let signing_key = self.key_set.active();
+        let signed = signing_key
+            .sign_policy(&policy, self.hash)
+            .map_err(internal)?;
+        Ok((signed, signing_key.id().to_string()))
+    }
+
     /// Signed cookies (always a custom policy) for the resource `prefix*`.
     pub(super) fn sign_cookies(
         &self,
         prefix: &str,
         window: &Window,
     ) -> Result<FolderCredential, SignError> {
+        let policy = self.folder_policy(prefix, window)?;
         let resource = format!("{prefix}*");
-        let pattern = ResourcePattern::parse(&resource)
-            .map_err(|e| internal(format!("built an unsignable resource: {e}")))?;
-        let conditions = conditions(window)?;
-        let policy = Policy::for_resource(pattern, &conditions).map_err(internal)?;
         let signing_key = self.key_set.active();
         let cookies = signing_key
             .sign_cookies(&policy, self.hash)
@@ -77,7 +98,7 @@ impl CloudFrontSigner {
             url: None,
             resource,
             path: String::new(),
-            expires_at: conditions.expires,
+            expires_at: policy.expires(),
             max_age: 0,
             key_id: signing_key.id().to_string(),
         })

@@ -8,12 +8,14 @@ use std::net::IpAddr;
 mod cdn;
 mod cloudfront;
 mod cookies;
+mod folder_policy;
 mod url_cache;
 
 pub use cdn::{Capabilities, CdnSigner};
 pub use cloudfront::CloudFrontSigner;
 pub use cookies::{CookieSettings, FolderCredential};
-pub use url_cache::UrlCache;
+pub use folder_policy::{CachedPolicy, FolderPolicies};
+pub use url_cache::{UrlCache, BYTES_PER_ENTRY as URL_CACHE_BYTES_PER_ENTRY};
 
 use crate::download::DownloadName;
 use crate::metrics::Metrics;
@@ -110,6 +112,17 @@ impl FolderForm {
     }
 }
 
+/// `sign_per` of a rule: one signature per object (the default), or one per folder and step
+/// for every object inside it (CloudFront: a custom policy whose resource is the folder's
+/// wildcard).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SignPer {
+    #[default]
+    Object,
+    Folder,
+}
+
 /// What one rule signs with, as configured.
 #[derive(Clone, Debug)]
 pub struct TargetSettings {
@@ -124,6 +137,17 @@ pub struct TargetSettings {
     pub capabilities: Capabilities,
     /// Stable URLs: `None`, or the step and the number of URLs kept.
     pub url_cache: Option<UrlCacheSettings>,
+    /// `sign_per = "folder"`: the rule's folder depth (checked safe at load) and the bound of its
+    /// policy cache.
+    pub folder_policies: Option<FolderPolicySettings>,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct FolderPolicySettings {
+    /// Leading key segments that name the folder.
+    pub depth: usize,
+    /// Bytes the signed policies may hold.
+    pub max_bytes: u64,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -142,6 +166,8 @@ pub struct SignTarget {
     pub capabilities: Capabilities,
     /// Stable, cacheable URLs: expiries rounded up to a step, signed URLs reused within it.
     pub url_cache: Option<UrlCache>,
+    /// One signature per folder and step (`sign_per = "folder"`, CloudFront).
+    pub folder_policies: Option<FolderPolicies>,
 }
 
 /// A signed URL ready to hand out.
@@ -165,6 +191,15 @@ pub struct SigningPlan {
     pub key_id: String,
     /// CloudFront: the policy that would be signed.
     pub policy: Option<signgate_cloudfront::Policy>,
+}
+
+/// A key inside a `sign_per = "folder"` rule's folder: where its folder's path ends in its URL
+/// path.
+struct SharedFolder<'a> {
+    folders: &'a FolderPolicies,
+    signer: &'a CloudFrontSigner,
+    end: usize,
+    path: String,
 }
 
 /// What a signature made now grants: its expiry and, when the rule binds it, the client address.
@@ -197,6 +232,15 @@ impl SignTarget {
                     metrics.url_cache.clone(),
                 )
             }),
+            folder_policies: settings.folder_policies.map(|f| {
+                FolderPolicies::new(
+                    f.depth,
+                    f.max_bytes,
+                    settings.lifetime_seconds,
+                    settings.url_cache.map_or(0, |c| c.step_seconds),
+                    metrics.folder_policy_cache.clone(),
+                )
+            }),
         }
     }
 
@@ -217,6 +261,9 @@ impl SignTarget {
         let dist = &self.distribution;
         self.check_download(download)?;
         let window = self.window(client_ip, now);
+        if let Some(shared) = self.shared_folder(key, download) {
+            return self.sign_in_folder(shared, &window);
+        }
         let cache_key = self
             .url_cache
             .as_ref()
@@ -237,6 +284,53 @@ impl SignTarget {
         Ok(signed)
     }
 
+    /// The folder whose one policy signs `key`, with the signer: for a `sign_per = "folder"` rule,
+    /// a key strictly inside its folder and no download name (a wildcard resource covers every
+    /// query string, so a name would go unsigned: such a request is signed on its own, its name
+    /// in its canned policy).
+    fn shared_folder<'a>(
+        &'a self,
+        key: &ObjectKey,
+        download: Option<&DownloadName>,
+    ) -> Option<SharedFolder<'a>> {
+        let folders = self.folder_policies.as_ref()?;
+        let Signer::CloudFront(signer) = &self.distribution.signer else {
+            return None; // the configuration refuses it
+        };
+        if download.is_some() {
+            return None;
+        }
+        let (end, path) = folders.folder_of(key)?;
+        Some(SharedFolder {
+            folders,
+            signer,
+            end,
+            path,
+        })
+    }
+
+    /// `key`'s URL under its folder's policy: signed once per folder and step, then reused.
+    fn sign_in_folder(
+        &self,
+        shared: SharedFolder<'_>,
+        window: &Window,
+    ) -> Result<SignedObject, SignError> {
+        let base = &self.distribution.base_url;
+        let url = format!("{base}/{}", shared.path);
+        let folder = &shared.path[..shared.end];
+        let active = shared.signer.active_key();
+        if let Some(hit) = shared.folders.get(folder, window.expires, active) {
+            return hit.sign_url(&url);
+        }
+        let (signed, key_id) = shared
+            .signer
+            .sign_folder_policy(&format!("{base}/{folder}"), window)?;
+        let entry = std::sync::Arc::new(CachedPolicy { signed, key_id });
+        let answer = entry.sign_url(&url)?;
+        shared.folders.insert(folder.to_owned(), entry);
+        Ok(answer)
+    }
+
     /// What [`SignTarget::sign`] would sign for the same request, without signing (and without
     /// the stable-URL cache): the URL, the expiry, the key and, for CloudFront, the policy built
     /// exactly as signing builds it. The same refusals as signing. For `signgate explain`.
@@ -251,7 +345,14 @@ impl SignTarget {
         let window = self.window(client_ip, now);
         let url = self.object_url(key, download);
         let policy = match &self.distribution.signer {
-            Signer::CloudFront(s) => Some(s.policy_for(&url, &window)?),
+            Signer::CloudFront(s) => match self.shared_folder(key, download) {
+                Some(shared) => {
+                    let folder = &shared.path[..shared.end];
+                    let base = &self.distribution.base_url;
+                    Some(s.folder_policy(&format!("{base}/{folder}"), &window)?)
+                }
+                None => Some(s.policy_for(&url, &window)?),
+            },
             Signer::Cdn(s) => {
                 s.check_grant(&window, &self.capabilities)?;
                 None

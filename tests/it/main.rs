@@ -35,6 +35,7 @@ mod reload;
 mod request_frame;
 mod rules;
 mod sessions;
+mod sign_per_folder;
 mod signals;
 mod signing;
 mod sql_grants;

@@ -22,7 +22,7 @@ pub use encoding::{decode as decode_base64, encode as encode_base64};
 pub use error::{Denial, InputError, KeyError, KeyProblem, SignError};
 pub use keys::{KeyPairId, KeySet, KeyType, SigningKey, VerifyingKey};
 pub use policy::{Conditions, Ipv4Range, Policy, PolicyKind, MAX_EPOCH};
-pub use sign::{cookie_names, HashAlgorithm, SignedCookies};
+pub use sign::{cookie_names, HashAlgorithm, SignedCookies, SignedPolicy};
 pub use url::{ResourcePattern, SignableUrl, MAX_URL_LEN, SIGNING_PARAMS};
 pub use verify::{verify_cookies, verify_url, PublicKeys, Verified, Viewer};
 

@@ -54,6 +54,55 @@ pub mod cookie_names {
     pub const HASH_ALGORITHM: &str = "CloudFront-Hash-Algorithm";
 }
 
+/// A policy signed once, with the query parameters that carry it (`Policy=...&Signature=...
+/// &Key-Pair-Id=...`): every URL its resource covers is signed by appending them, with no
+/// further signature.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SignedPolicy {
+    policy: Policy,
+    query: String,
+}
+
+impl SignedPolicy {
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// The signing parameters, without a leading `?` or `&`.
+    pub fn query(&self) -> &str {
+        &self.query
+    }
+
+    /// `url` carrying this signature, when the policy covers it (a canned policy covers its own
+    /// URL only): byte for byte what [`SigningKey::sign_url`] gives for the same policy.
+    pub fn sign_url(&self, url: &SignableUrl) -> Result<String, crate::InputError> {
+        if !covers(&self.policy, url) {
+            return Err(mismatch(&self.policy, url));
+        }
+        Ok(self.url_unchecked(url))
+    }
+
+    fn url_unchecked(&self, url: &SignableUrl) -> String {
+        let mut out = String::with_capacity(url.as_str().len() + self.query.len() + 1);
+        out.push_str(url.as_str());
+        out.push(if url.query().is_some() { '&' } else { '?' });
+        out.push_str(&self.query);
+        out
+    }
+}
+
+fn covers(policy: &Policy, url: &SignableUrl) -> bool {
+    policy.resource().matches(url)
+        && (policy.kind() == PolicyKind::Custom || policy.resource().as_str() == url.as_str())
+}
+
+fn mismatch(policy: &Policy, url: &SignableUrl) -> crate::InputError {
+    crate::InputError::ResourceMismatch {
+        pattern: policy.resource().to_string(),
+        url: url.to_string(),
+    }
+}
+
 /// The cookies that carry a signature, as `(name, value)` pairs in CloudFront's order.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SignedCookies(pub Vec<(&'static str, String)>);
@@ -89,38 +138,42 @@ impl SigningKey {
         policy: &Policy,
         hash: HashAlgorithm,
     ) -> Result<String, Error> {
-        if !policy.resource().matches(url)
-            || (policy.kind() == PolicyKind::Canned && policy.resource().as_str() != url.as_str())
-        {
-            return Err(Error::Input(crate::InputError::ResourceMismatch {
-                pattern: policy.resource().to_string(),
-                url: url.to_string(),
-            }));
+        if !covers(policy, url) {
+            return Err(mismatch(policy, url).into());
         }
+        Ok(self.sign_policy(policy, hash)?.url_unchecked(url))
+    }
+
+    /// Signs `policy` once, for every URL its resource covers: a custom policy with a wildcard
+    /// resource (`https://d.example/users/alice/*`) signs a whole folder with one signature.
+    pub fn sign_policy(
+        &self,
+        policy: &Policy,
+        hash: HashAlgorithm,
+    ) -> Result<SignedPolicy, SignError> {
         let signature = encoding::encode(&self.sign_bytes(policy.json().as_bytes(), hash)?);
-        let mut out = String::with_capacity(
-            url.as_str().len() + signature.len() + 2 * policy.json().len() + 64,
-        );
-        out.push_str(url.as_str());
-        out.push(if url.query().is_some() { '&' } else { '?' });
+        let mut query = String::with_capacity(signature.len() + 2 * policy.json().len() + 64);
         match policy.kind() {
             PolicyKind::Canned => {
-                out.push_str("Expires=");
-                out.push_str(&policy.expires().to_string());
+                query.push_str("Expires=");
+                query.push_str(&policy.expires().to_string());
             }
             PolicyKind::Custom => {
-                out.push_str("Policy=");
-                out.push_str(&encoding::encode(policy.json().as_bytes()));
+                query.push_str("Policy=");
+                query.push_str(&encoding::encode(policy.json().as_bytes()));
             }
         }
-        out.push_str("&Signature=");
-        out.push_str(&signature);
-        out.push_str("&Key-Pair-Id=");
-        out.push_str(self.id.as_str());
+        query.push_str("&Signature=");
+        query.push_str(&signature);
+        query.push_str("&Key-Pair-Id=");
+        query.push_str(self.id.as_str());
         if hash == HashAlgorithm::Sha256 {
-            out.push_str("&Hash-Algorithm=SHA256");
+            query.push_str("&Hash-Algorithm=SHA256");
         }
-        Ok(out)
+        Ok(SignedPolicy {
+            policy: policy.clone(),
+            query,
+        })
     }
 
     /// Signs `policy` as cookies: `CloudFront-Expires` (canned) or `CloudFront-Policy` (custom),

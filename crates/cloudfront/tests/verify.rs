@@ -356,3 +356,51 @@ proptest! {
         let _ = Policy::decode(input.as_bytes());
     }
 }
+
+#[test]
+fn one_folder_policy_signs_every_url_below_it_and_nothing_beside_it() {
+    for name in ["rsa1", "ec1"] {
+        let key = common::key(name);
+        let keys = common::keys_of(&[&key]);
+        let resource = ResourcePattern::parse("https://h.example/users/alice/*").unwrap();
+        let policy = Policy::for_resource(resource, &expiring(EXP)).unwrap();
+        for hash in [HashAlgorithm::Sha1, HashAlgorithm::Sha256] {
+            let signed = key.sign_policy(&policy, hash).unwrap();
+            let url = |u: &str| signed.sign_url(&SignableUrl::parse(u).unwrap());
+            let a = url("https://h.example/users/alice/a.jpg").unwrap();
+            let b = url("https://h.example/users/alice/deep/b c.jpg").unwrap();
+            let query = |u: &str| u.split_once('?').unwrap().1.to_owned();
+            assert_eq!(query(&a), query(&b), "one signature for both");
+            assert_eq!(query(&a), signed.query());
+            for u in [&a, &b] {
+                assert!(verify_url(u, &keys, at(EXP - 1)).is_ok(), "{u}");
+            }
+            // The same bytes as signing the URL under that policy one by one.
+            let one = SignableUrl::parse("https://h.example/users/alice/a.jpg").unwrap();
+            assert_eq!(key.sign_url(&one, &policy, hash).unwrap(), a);
+            // A query of the URL's own comes first, and is covered by the wildcard.
+            let q =
+                url("https://h.example/users/alice/a.jpg?response-content-disposition=x").unwrap();
+            assert!(q.contains("?response-content-disposition=x&Policy="));
+            assert!(verify_url(&q, &keys, at(EXP - 1)).is_ok());
+            for outside in [
+                "https://h.example/users/alicex/a.jpg",
+                "https://h.example/users/bob/a.jpg",
+                "https://h.example/users/alice",
+                "https://other.example/users/alice/a.jpg",
+            ] {
+                assert!(
+                    matches!(url(outside), Err(InputError::ResourceMismatch { .. })),
+                    "{outside}"
+                );
+                // Carried there by hand, the edge refuses it.
+                let moved = format!("{outside}?{}", signed.query());
+                assert_eq!(
+                    verify_url(&moved, &keys, at(EXP - 1)).unwrap_err(),
+                    Denial::ResourceMismatch,
+                    "{moved}"
+                );
+            }
+        }
+    }
+}

@@ -283,6 +283,13 @@ fn signing_report(
     };
     let unknown_ip = target.bind_client_ip && options.client_ip.is_none();
     let plan = target.plan(key, None, client_ip, options.now)?;
+    let folder_wide = plan
+        .policy
+        .as_ref()
+        .is_some_and(|p| p.resource().as_str().ends_with("/*"));
+    if target.folder_policies.is_some() && folder_wide {
+        notes.push("sign_per = \"folder\": this policy covers the caller's whole folder; it is signed once per step and carried by the URL of every object inside it".into());
+    }
     let dist = &target.distribution;
     let key_set = match &dist.signer {
         Signer::CloudFront(s) => config
