@@ -28,14 +28,14 @@ RUN mkdir -p src crates/cloudfront/src crates/providers/src crates/testkit/src b
  && echo 'fn main() {}' > src/main.rs && echo '' > src/lib.rs \
  && echo '' > crates/cloudfront/src/lib.rs && echo '' > crates/providers/src/lib.rs \
  && echo '' > crates/testkit/src/lib.rs \
- && echo 'fn main() {}' > bench/signrate.rs && echo 'fn main() {}' > bench/loadgen.rs \
+ && for b in signrate loadgen floor; do echo 'fn main() {}' > bench/$b.rs; done \
  && cargo build --release --locked --bin signgate \
  && rm -rf src crates/cloudfront/src crates/providers/src crates/testkit/src
 COPY src src
 COPY crates crates
 # The demo keys of config/dev/ are compiled in (to refuse them outside a dev setup).
 COPY config config
-COPY bench/signrate.rs bench/loadgen.rs bench/
+COPY bench/signrate.rs bench/loadgen.rs bench/floor.rs bench/
 # COPY keeps the files' old times; touch them so cargo rebuilds the real sources over the stubs.
 RUN touch src/main.rs src/lib.rs crates/*/src/lib.rs bench/*.rs \
  && cargo build --release --locked --bin signgate
