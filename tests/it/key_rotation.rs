@@ -108,7 +108,7 @@ fn rotate_after_days_needs_every_keys_creation_day() {
 fn utc_day(unix: u64) -> String {
     let mut days = unix / 86_400;
     let mut year = 1970u64;
-    let leap = |y: u64| y % 4 == 0 && (y % 100 != 0 || y % 400 == 0);
+    let leap = |y: u64| y.is_multiple_of(4) && (!y.is_multiple_of(100) || y.is_multiple_of(400));
     while days >= if leap(year) { 366 } else { 365 } {
         days -= if leap(year) { 366 } else { 365 };
         year += 1;

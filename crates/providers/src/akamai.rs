@@ -127,7 +127,7 @@ impl HexKey {
         if hex.is_empty() {
             return Err(Error::EmptyKey(which));
         }
-        if hex.len() % 2 != 0 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        if !hex.len().is_multiple_of(2) || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(Error::KeyNotHex(which));
         }
         Ok(HexKey(

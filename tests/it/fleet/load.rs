@@ -97,7 +97,7 @@ impl Load {
                     let mut n = 0usize;
                     while !stop.load(Ordering::Relaxed) {
                         let (token, sub) = &subjects[n % subjects.len()];
-                        let path = if n % 2 == 0 {
+                        let path = if n.is_multiple_of(2) {
                             format!("users/{sub}/clip{}.mp4", n % 5)
                         } else {
                             format!("video/{c}/part{}.ts", n % 7)
