@@ -36,7 +36,7 @@ fn refusal(d: Denial) -> Result<signgate_providers::Verified, Refusal> {
 fn unix(amz_date: &str) -> u64 {
     let n = |r: std::ops::Range<usize>| amz_date[r].parse::<u64>().unwrap();
     let (y, m, d) = (n(0..4), n(4..6), n(6..8));
-    let leap = |y: u64| (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    let leap = |y: u64| (y.is_multiple_of(4) && !y.is_multiple_of(100)) || y.is_multiple_of(400);
     let days_before_year: u64 = (1970..y).map(|y| if leap(y) { 366 } else { 365 }).sum();
     let month_days = [
         31,
