@@ -34,6 +34,8 @@ pub enum KeyRejection {
     EmptySegment,
     #[error("'*', '?', ';', '#' and '%' are not allowed in the object key")]
     ReservedCharacter,
+    #[error("a character that reads as '/', '\\', '.', '*', '?', ';', '#' or '%' once normalized is not allowed in the object key")]
+    LookAlike,
 }
 
 impl KeyRejection {
@@ -49,6 +51,7 @@ impl KeyRejection {
             KeyRejection::DotSegment => "dot_segment",
             KeyRejection::EmptySegment => "empty_segment",
             KeyRejection::ReservedCharacter => "reserved_character",
+            KeyRejection::LookAlike => "look_alike_character",
         }
     }
 }
@@ -123,6 +126,11 @@ impl ObjectKey {
                 "." | ".." => return Err(KeyRejection::DotSegment),
                 _ => {}
             }
+            if let Some(folded) = folded_segment(segment) {
+                if folds_into_path_syntax(&folded) || folded.contains(['*', ';']) {
+                    return Err(KeyRejection::LookAlike);
+                }
+            }
         }
         Ok(())
     }
@@ -139,6 +147,42 @@ impl ObjectKey {
     pub fn to_url_path(&self) -> String {
         percent_encode(&self.0, |b| b == b'/')
     }
+}
+
+/// What a decoded path segment reads as once an origin folds compatibility characters: Unicode
+/// NFKC (Java's `Normalizer`, Python's `unicodedata`, .NET's `Normalize(FormKC)`, used by some
+/// origins and upload handlers on paths), then the slash look-alikes NFKC leaves alone that
+/// Windows' best-fit code-page conversion still turns into `/` or `\` (division slash, fraction
+/// slash, set minus and the mathematical solidi). `None` for an ASCII segment, which nothing
+/// folds. Fullwidth `．．／` (U+FF0E U+FF0E U+FF0F) folds to `../`, U+2025 (two dot leader) to
+/// `..`, U+2100 (account of) to `a/c`.
+pub(crate) fn folded_segment(segment: &str) -> Option<String> {
+    use unicode_normalization::UnicodeNormalization;
+    if segment.is_ascii() {
+        return None;
+    }
+    Some(
+        segment
+            .nfkc()
+            .map(|c| match c {
+                '\u{2044}' | '\u{2215}' | '\u{29F8}' => '/',
+                '\u{2216}' | '\u{29F5}' | '\u{29F9}' => '\\',
+                c => c,
+            })
+            .collect(),
+    )
+}
+
+/// Whether a folded segment ([`folded_segment`]) holds a separator (`/`, `\`), an escape or a
+/// query or fragment delimiter (`%`, `?`, `#`), or is a dot segment (only dots before any `;`
+/// parameter, as `..` or `...` that Windows trims to nothing). Any of these, after folding, would
+/// let an origin that folds read another path than the one signed and verified.
+pub(crate) fn folds_into_path_syntax(folded: &str) -> bool {
+    if folded.contains(['/', '\\', '%', '?', '#']) {
+        return true;
+    }
+    let before_params = folded.split(';').next().unwrap_or_default();
+    !before_params.is_empty() && before_params.bytes().all(|b| b == b'.')
 }
 
 /// Escapes every byte of `text` except RFC 3986 unreserved characters and those `keep` allows.
@@ -272,5 +316,49 @@ mod tests {
                 prop_assert!(!k.as_str().contains(['\\', '*', '?', '%']));
             }
         }
+
+        /// Whatever Unicode a key holds, the key an origin folding it (NFKC, all of it at once)
+        /// reads has the same segments, none of them a dot segment, and no reserved character.
+        #[test]
+        fn accepted_keys_mean_the_same_once_normalized(
+            raw in "[a.\u{ff0e}\u{ff0f}\u{ff3c}\u{2024}\u{2025}\u{2026}\u{fe52}\u{2100}\u{ff1b}\u{37e}\u{ff0a}\u{2215}\u{ff12}\u{fb01}/]{1,12}"
+        ) {
+            use unicode_normalization::UnicodeNormalization;
+            if let Ok(k) = ObjectKey::parse(&raw, 1024) {
+                let folded: String = k.as_str().nfkc().collect();
+                prop_assert_eq!(folded.split('/').count(), k.segments().count(), "{:?}", folded);
+                prop_assert!(!folded.contains(['\\', '*', '?', ';', '%', '#']), "{:?}", folded);
+                prop_assert!(folded.split('/').all(|s| !s.bytes().all(|b| b == b'.')), "{:?}", folded);
+            }
+        }
+    }
+
+    #[test]
+    fn look_alikes_of_path_syntax_are_refused_and_other_compatibility_forms_kept() {
+        for raw in [
+            "users/alice/%EF%BC%8E%EF%BC%8E%EF%BC%8Fbob/secret.txt",
+            "users/alice/%EF%BC%8E%EF%BC%8E/bob/secret.txt",
+            "users/alice/%E2%80%A5/bob/secret.txt",
+            "users/alice/%E2%80%A6/x",
+            "users/alice/..%E2%88%95bob",
+            "users/alice/..%E2%81%84bob",
+            "users/alice/..%EF%BC%BCbob",
+            "users/alice/%E2%84%80",
+            "users/alice/a%EF%BC%8A.pdf",
+            "users/alice/a%CD%BE",
+            "users/alice/a%EF%BC%85",
+        ] {
+            assert_eq!(key(raw), Err(KeyRejection::LookAlike), "{raw}");
+        }
+        assert_eq!(
+            key("public/%EF%BC%92%EF%BC%90%EF%BC%92%EF%BC%94.pdf").unwrap(),
+            "public/\u{ff12}\u{ff10}\u{ff12}\u{ff14}.pdf"
+        );
+        assert!(key("public/report%EF%BC%8Epdf").is_ok());
+        assert!(key("public/%EF%AC%81le.txt").is_ok());
+        assert_eq!(
+            ObjectKey::parse("users/alice/\u{ff0e}\u{ff0e}/bob", 1024),
+            Err(KeyRejection::LookAlike)
+        );
     }
 }

@@ -98,7 +98,8 @@ impl JwksCache {
             return KeyLookup::Found(key);
         }
         if self.may_refresh() {
-            self.refresh().await;
+            // Boxed: a fetch is rare, and its future would otherwise be part of every request's.
+            Box::pin(self.refresh()).await;
             if let Some(key) = self.find(kid, alg) {
                 return KeyLookup::Found(key);
             }

@@ -154,11 +154,15 @@ pub enum Authenticator {
 
 impl Authenticator {
     /// `None` when this authenticator's credential is absent.
+    ///
+    /// The session stores' futures are boxed: they wait on the network anyway, and held inline
+    /// (a Redis lookup's is ~7 KB) they would make every request's future that large, to be
+    /// moved at each of its layers (`bench/README.md`, "Where the time goes").
     async fn authenticate(&self, headers: &HeaderMap, now: u64) -> Option<AuthOutcome> {
         match self {
             Authenticator::Jwt(a) => a.authenticate(headers).await,
-            Authenticator::DjangoSession(a) => a.authenticate(headers, now).await,
-            Authenticator::RedisSession(a) => a.authenticate(headers).await,
+            Authenticator::DjangoSession(a) => Box::pin(a.authenticate(headers, now)).await,
+            Authenticator::RedisSession(a) => Box::pin(a.authenticate(headers)).await,
         }
     }
 

@@ -119,7 +119,10 @@ impl<T> Rule<T> {
     {
         match (&self.sql_grant, principal) {
             (None, _) => Ok(true),
-            (Some(grant), Principal::User(user)) => grant.allows(user, key, before_query).await,
+            // Boxed: the query's future is large and only this path needs it.
+            (Some(grant), Principal::User(user)) => {
+                Box::pin(grant.allows(user, key, before_query)).await
+            }
             (Some(_), Principal::Anonymous) => Ok(false),
         }
     }

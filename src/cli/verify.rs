@@ -48,6 +48,7 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<ExitCode> {
             .map(|c| c.split_once('=').unwrap_or((c, "")))
             .collect();
         let request = EdgeRequest {
+            method: signer.inner().method(),
             url: &args.url,
             cookies: &cookies,
             client_ip: args.client_ip,

@@ -107,6 +107,7 @@ async fn serve(
         Verifier::Cdn(signer) => {
             let jar = cookie_jar(request.headers());
             let edge_request = signgate_providers::EdgeRequest {
+                method: request.method().as_str(),
                 url: &url,
                 cookies: &jar,
                 client_ip: Some(client_ip),

@@ -8,7 +8,9 @@
 //! case); encoded `?` and `#` (`%3F`, `%23`: an origin that decodes before it splits off the
 //! query would cut the path there, `..%3F` becoming `..`); a raw `\`; dot segments (`.`, `..`,
 //! also as `..;x`); empty segments (`a//b`, which a folder server reads as `a/b`); invalid or
-//! control-character escapes, and escapes that are not UTF-8. signgate never signs a key holding
+//! control-character escapes, and escapes that are not UTF-8; characters that an origin folding
+//! Unicode compatibility forms (NFKC) or Windows best-fit code pages reads as one of the above
+//! (fullwidth `．．／`, the two dot leader `‥`, the division slash `∕`). signgate never signs a key holding
 //! any of these (its object keys refuse them too), so refusing them costs no real request. What
 //! is left names one file the same way everywhere: each segment decodes to exactly one path
 //! component.
@@ -22,6 +24,7 @@ pub enum PathRefusal {
     DotSegment,
     EncodedSeparator,
     BadEscape,
+    LookAlike,
 }
 
 impl PathRefusal {
@@ -35,6 +38,9 @@ impl PathRefusal {
                 "The request path holds %2F, %5C, %2E, %25, %3F or %23."
             }
             PathRefusal::BadEscape => "The request path holds an invalid percent escape.",
+            PathRefusal::LookAlike => {
+                "The request path holds a character that reads as /, \\, ., %, ? or # once normalized."
+            }
         }
     }
 }
@@ -56,6 +62,11 @@ pub fn check_path(path: &str) -> Result<(), PathRefusal> {
         let before_params = decoded.split(';').next().unwrap_or_default();
         if before_params == "." || before_params == ".." {
             return Err(PathRefusal::DotSegment);
+        }
+        if crate::object_key::folded_segment(&decoded)
+            .is_some_and(|folded| crate::object_key::folds_into_path_syntax(&folded))
+        {
+            return Err(PathRefusal::LookAlike);
         }
     }
     Ok(())
@@ -105,6 +116,11 @@ mod tests {
             "/a/.hidden",
             "/a/b;v=1",
             "/a/%3B",
+            // Compatibility forms that fold to letters, digits or a dot inside a name are names.
+            "/public/%EF%BC%92%EF%BC%90%EF%BC%92%EF%BC%94.pdf",
+            "/public/report%EF%BC%8Epdf",
+            "/public/%EF%AC%81le.txt",
+            "/public/\u{2460}",
         ] {
             assert_eq!(check_path(ok), Ok(()), "{ok}");
         }
@@ -146,6 +162,27 @@ mod tests {
             ("/hls/alice/a%7F", BadEscape),
             ("/hls/alice/%c0%af..", BadEscape),
             ("/hls/alice/%ff", BadEscape),
+            // Fullwidth `．．／bob`: `../bob` to an origin that folds compatibility forms.
+            ("/hls/alice/%EF%BC%8E%EF%BC%8E%EF%BC%8Fbob/x", LookAlike),
+            ("/hls/alice/\u{ff0e}\u{ff0e}/bob/x", LookAlike),
+            ("/hls/alice/%EF%BC%8E%EF%BC%8E/bob/x", LookAlike),
+            // Two dot leader, small full stops, one dot leader twice, ellipsis: dot segments.
+            ("/hls/alice/%E2%80%A5/bob/x", LookAlike),
+            ("/hls/alice/%EF%B9%92%EF%B9%92/bob/x", LookAlike),
+            ("/hls/alice/%E2%80%A4%E2%80%A4;x/bob", LookAlike),
+            ("/hls/alice/%E2%80%A6/bob/x", LookAlike),
+            // Slash and backslash look-alikes: fullwidth, small, division, fraction, set minus.
+            ("/hls/alice/..%EF%BC%8Fbob/x", LookAlike),
+            ("/hls/alice/..%EF%BC%BCbob/x", LookAlike),
+            ("/hls/alice/..%EF%B9%A8bob/x", LookAlike),
+            ("/hls/alice/..%E2%88%95bob/x", LookAlike),
+            ("/hls/alice/..%E2%81%84bob/x", LookAlike),
+            ("/hls/alice/..%E2%88%96bob/x", LookAlike),
+            ("/hls/alice/%E2%84%80", LookAlike),
+            // Fullwidth percent, question mark and number sign.
+            ("/hls/alice/%EF%BC%852e%EF%BC%852e/x", LookAlike),
+            ("/hls/alice/..%EF%BC%9F/bob", LookAlike),
+            ("/hls/alice/..%EF%BC%83/bob", LookAlike),
         ] {
             assert_eq!(check_path(bad), Err(why), "{bad}");
         }

@@ -96,21 +96,19 @@ impl RateLimits {
         })
     }
 
+    // The shared store's futures are boxed (~2.5 KB each): they wait on Redis anyway, and held
+    // inline they would grow every request's future, which is moved at each layer.
     pub async fn check_ip(&self, ip: IpAddr) -> Result<(), Limited> {
         match &self.shared {
             None => self.memory.check_ip(ip),
-            Some(shared) => shared.take(Counted::Ip(ip), 1, &self.memory).await,
+            Some(shared) => Box::pin(shared.take(Counted::Ip(ip), 1, &self.memory)).await,
         }
     }
 
     pub async fn check_subject(&self, subject: &str) -> Result<(), Limited> {
         match &self.shared {
             None => self.memory.check_subject(subject),
-            Some(shared) => {
-                shared
-                    .take(Counted::Subject(subject), 1, &self.memory)
-                    .await
-            }
+            Some(shared) => Box::pin(shared.take(Counted::Subject(subject), 1, &self.memory)).await,
         }
     }
 
@@ -119,9 +117,7 @@ impl RateLimits {
         match &self.shared {
             None => self.memory.charge_subject(subject, units),
             Some(shared) => {
-                shared
-                    .take(Counted::Subject(subject), units, &self.memory)
-                    .await
+                Box::pin(shared.take(Counted::Subject(subject), units, &self.memory)).await
             }
         }
     }
@@ -130,7 +126,7 @@ impl RateLimits {
     pub async fn charge_ip(&self, ip: IpAddr, units: u32) -> Result<(), Limited> {
         match &self.shared {
             None => self.memory.charge_ip(ip, units),
-            Some(shared) => shared.take(Counted::Ip(ip), units, &self.memory).await,
+            Some(shared) => Box::pin(shared.take(Counted::Ip(ip), units, &self.memory)).await,
         }
     }
 

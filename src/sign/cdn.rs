@@ -185,6 +185,7 @@ impl Capabilities {
         let verifies = |url: &str, cookies: &[(&str, &str)], client_ip| {
             provider
                 .verify(&EdgeRequest {
+                    method: provider.method(),
                     url,
                     cookies,
                     client_ip: Some(client_ip),

@@ -173,6 +173,7 @@ async fn expect(
         .map(|(n, v)| (n.as_str(), v.as_str()))
         .collect();
     let verdict = link.verify(&EdgeRequest {
+        method: "GET",
         url,
         cookies: &pairs,
         client_ip: Some(from),

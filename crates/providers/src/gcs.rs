@@ -391,7 +391,7 @@ fn header_value(value: &str) -> String {
 /// The canonical request for `params` (decoded, the signature's own included) and the
 /// canonical query string; `headers` are lowercased, sorted and include `host`.
 fn canonical_request(
-    method: Method,
+    method: &str,
     path: &str,
     params: &[(String, String)],
     headers: &[(String, String)],
@@ -410,7 +410,7 @@ fn canonical_request(
     if path.is_empty() {
         path.push('/');
     }
-    let mut request = format!("{}\n{path}\n{query}\n", method.as_str());
+    let mut request = format!("{method}\n{path}\n{query}\n");
     for (name, value) in headers {
         let _ = writeln!(request, "{name}:{value}");
     }
@@ -496,7 +496,8 @@ impl Gcs {
             ("X-Goog-Expires".to_owned(), expires_in.to_string()),
             ("X-Goog-SignedHeaders".to_owned(), signed_headers),
         ]);
-        let (canonical, query) = canonical_request(request.method, request.path, &params, &headers);
+        let (canonical, query) =
+            canonical_request(request.method.as_str(), request.path, &params, &headers);
         let string_to_sign = string_to_sign(algorithm, &timestamp, &date, &canonical);
         let signature = self.key.sign(&date, &string_to_sign).ok_or(Error::Crypto)?;
         let mut path = encode(request.path, true);
@@ -638,7 +639,7 @@ impl Provider for Gcs {
         }
         let path = percent_decode(url.path).ok_or(Denial::Malformed)?;
         let headers = [("host".to_owned(), host_of(url.origin))];
-        let (canonical, _) = canonical_request(Method::Get, &path, &params, &headers);
+        let (canonical, _) = canonical_request(request.method, &path, &params, &headers);
         let string_to_sign = string_to_sign(&algorithm, &timestamp, date, &canonical);
         let given = decode_hex_lower(&signature).ok_or(Denial::InvalidSignature)?;
         if !self.key.verify(date, &string_to_sign, &given) {

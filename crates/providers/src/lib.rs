@@ -134,6 +134,10 @@ pub enum Credential {
 /// A request as the CDN's edge sees it.
 #[derive(Clone, Copy, Debug)]
 pub struct EdgeRequest<'a> {
+    /// The request method as the request line has it (`GET`, `HEAD`). Schemes that sign the
+    /// method (S3, Cloud Storage) check the signature for this one, as the store does: a link
+    /// signed for GET does not open a HEAD.
+    pub method: &'a str,
     /// The full URL as requested, `scheme://host/path?query`.
     pub url: &'a str,
     /// The request's cookies, name and value.
@@ -145,9 +149,10 @@ pub struct EdgeRequest<'a> {
 }
 
 impl<'a> EdgeRequest<'a> {
-    /// A request for `url` at `now`, without cookies or client address.
+    /// A GET of `url` at `now`, without cookies or client address.
     pub fn new(url: &'a str, now: u64) -> Self {
         EdgeRequest {
+            method: "GET",
             url,
             cookies: &[],
             client_ip: None,
@@ -187,6 +192,12 @@ pub trait Provider: Send + Sync {
         delivery: Delivery<'_>,
         grant: &Grant,
     ) -> Result<Credential, Error>;
+
+    /// The HTTP method the links it signs are for: `GET`, except for a store configured to sign
+    /// HEAD links.
+    fn method(&self) -> &'static str {
+        "GET"
+    }
 
     /// Checks a request the way the scheme's edge does.
     fn verify(&self, request: &EdgeRequest<'_>) -> Result<Verified, Refusal>;

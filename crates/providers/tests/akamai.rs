@@ -76,6 +76,7 @@ fn edgeauth_vectors_match_byte_for_byte_and_verify() {
         let plain = format!("https://a.example{request_path}");
         akamai
             .verify(&EdgeRequest {
+                method: "GET",
                 cookies: &cookies,
                 ..EdgeRequest::new(&plain, now)
             })
@@ -208,6 +209,7 @@ fn refusal(
     now: u64,
 ) -> Option<Denial> {
     match akamai.verify(&EdgeRequest {
+        method: "GET",
         url,
         cookies,
         client_ip: ip,

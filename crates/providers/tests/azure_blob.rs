@@ -41,6 +41,7 @@ fn azure(url: &str, protocol: Protocol, policy: Option<&str>, keys: &[(&str, &st
 
 fn denial(p: &AzureBlob, url: &str, now: u64, ip: Option<IpAddr>) -> Option<Denial> {
     let request = EdgeRequest {
+        method: "GET",
         client_ip: ip,
         ..EdgeRequest::new(url, now)
     };
@@ -125,6 +126,7 @@ fn generated_blob_sas_cases_match_byte_for_byte_and_verify() {
         let ip = grant.client_ip;
         let ok = p
             .verify(&EdgeRequest {
+                method: "GET",
                 client_ip: ip,
                 ..EdgeRequest::new(&signed, expires - 1)
             })

@@ -54,6 +54,7 @@ fn hs256_vectors_match_byte_for_byte_and_verify() {
             assert!(signed.contains(token));
         }
         let request = EdgeRequest {
+            method: "GET",
             client_ip: ip,
             ..EdgeRequest::new(&signed, expires - 1)
         };
@@ -87,6 +88,7 @@ fn ipv6_binds_its_slash_64_only_where_the_zone_allows_it() {
     let elsewhere: IpAddr = "2001:db8:85a4::1".parse().unwrap();
     let at = |ip| {
         both.verify(&EdgeRequest {
+            method: "GET",
             client_ip: Some(ip),
             ..EdgeRequest::new(&signed, 0)
         })
@@ -213,6 +215,7 @@ fn ignored_query_parameters_are_served_but_not_signed() {
 
 fn refusal(bunny: &Bunny, url: &str, ip: Option<IpAddr>, now: u64) -> Option<Denial> {
     match bunny.verify(&EdgeRequest {
+        method: "GET",
         client_ip: ip,
         ..EdgeRequest::new(url, now)
     }) {

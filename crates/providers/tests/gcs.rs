@@ -63,6 +63,12 @@ fn a_download_url_has_the_v4_shape_and_carries_the_download_name_in_the_canonica
     assert_eq!((ok.key.as_str(), ok.expires), ("sa", T + 300));
     let inline = signed.replace("attachment%3B", "inline%3B");
     assert_eq!(denial(&gcs, &inline, T), Some(Denial::InvalidSignature));
+    // The method is signed: the GET link opens no HEAD.
+    let head = EdgeRequest {
+        method: "HEAD",
+        ..EdgeRequest::new(&signed, T)
+    };
+    assert!(gcs.verify(&head).is_err());
 }
 
 #[test]

@@ -77,6 +77,7 @@ fn cookie_vector_with_mismatched_timestamps_neither_matches_nor_verifies() {
         let cookies = [(COOKIE_NAME, bad)];
         let url = format!("{prefix}seg1.ts");
         let request = EdgeRequest {
+            method: "GET",
             cookies: &cookies,
             ..EdgeRequest::new(&url, grant.expires - 1)
         };
@@ -86,6 +87,7 @@ fn cookie_vector_with_mismatched_timestamps_neither_matches_nor_verifies() {
         );
         let cookies = [(COOKIE_NAME, value.as_str())];
         cdn.verify(&EdgeRequest {
+            method: "GET",
             cookies: &cookies,
             ..request
         })

@@ -116,6 +116,7 @@ fn cookie_vectors_match_byte_for_byte() {
         assert!(value.starts_with(str_of(e, "string_to_sign")));
         let cookies = [(name.as_str(), value.as_str())];
         let request = EdgeRequest {
+            method: "GET",
             cookies: &cookies,
             ..EdgeRequest::new(prefix, expires - 1)
         };
@@ -210,6 +211,7 @@ fn token_vectors_match_byte_for_byte_and_verify() {
         };
         let url = format!("http://10.20.30.40{path}?edge-cache-token={token}");
         let request = EdgeRequest {
+            method: "GET",
             client_ip: Some("203.0.113.7".parse().unwrap()),
             ..EdgeRequest::new(&url, fields.expires - 1)
         };
@@ -394,6 +396,7 @@ fn refusal(
     now: u64,
 ) -> Option<Denial> {
     match cdn.verify(&EdgeRequest {
+        method: "GET",
         url,
         cookies,
         client_ip: ip,

@@ -75,6 +75,7 @@ fn documentation_example_matches_byte_for_byte() {
         "http://localhost/s/link?md5=_e4Nc3iduzkWRm01TBBNYw&expires=2147483647"
     );
     let request = EdgeRequest {
+        method: "GET",
         client_ip: grant.client_ip,
         ..EdgeRequest::new(&signed, 0)
     };
@@ -82,12 +83,14 @@ fn documentation_example_matches_byte_for_byte() {
     // nginx: expired when the expiry is before the current second.
     assert!(nginx
         .verify(&EdgeRequest {
+            method: "GET",
             now: 2147483647,
             ..request
         })
         .is_ok());
     assert_eq!(
         nginx.verify(&EdgeRequest {
+            method: "GET",
             now: 2147483648,
             ..request
         }),
@@ -215,6 +218,7 @@ fn bad_configuration_and_input_are_refused() {
 
 fn refusal(nginx: &SecureLink, url: &str, ip: Option<IpAddr>, now: u64) -> Option<Denial> {
     match nginx.verify(&EdgeRequest {
+        method: "GET",
         client_ip: ip,
         ..EdgeRequest::new(url, now)
     }) {

@@ -52,6 +52,7 @@ fn denial(
     now: u64,
 ) -> Option<Denial> {
     match link.verify(&EdgeRequest {
+        method: "GET",
         url,
         cookies,
         client_ip: ip,
@@ -532,7 +533,7 @@ proptest! {
                 old_here
             };
             let cookies: Vec<(&str, &str)> = old_here.1.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
-            let verified = link.verify(&EdgeRequest { url: &old_here.0, cookies: &cookies, client_ip: ip, now: 0 });
+            let verified = link.verify(&EdgeRequest { method: "GET", url: &old_here.0, cookies: &cookies, client_ip: ip, now: 0 });
             prop_assert_eq!(verified.unwrap().key, "previous");
         }
     }

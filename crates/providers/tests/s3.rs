@@ -386,12 +386,27 @@ fn the_verifier_refuses_what_the_store_refuses() {
     assert!(at(&changed("%3B%20filename", "%3B+filename"), T0).is_ok());
     assert!(at(&changed("caf%C3%A9", "caf%c3%a9"), T0).is_ok());
 
-    // A HEAD link is not a GET link, and a link of other credentials is not this store's.
+    // A HEAD link is not a GET link, and a link of other credentials is not this store's. The
+    // request's method decides, as at the store, whichever method the verifier signs for.
     let head = store("eu-west-1").with_method(Method::Head);
     let head_url = head.sign_url(&url, &g).unwrap();
+    let as_head = |u: &str| EdgeRequest {
+        method: "HEAD",
+        ..EdgeRequest::new(u, T0)
+    };
     assert_eq!(at(&head_url, T0), invalid);
-    assert!(head.verify(&EdgeRequest::new(&head_url, T0)).is_ok());
-    assert_eq!(head.verify(&EdgeRequest::new(&signed, T0)), invalid);
+    assert!(s3.verify(&as_head(&head_url)).is_ok());
+    assert!(head.verify(&as_head(&head_url)).is_ok());
+    assert_eq!(head.verify(&EdgeRequest::new(&head_url, T0)), invalid);
+    assert_eq!(head.verify(&as_head(&signed)), invalid);
+    assert!(head.verify(&EdgeRequest::new(&signed, T0)).is_ok());
+    assert_eq!(
+        s3.verify(&EdgeRequest {
+            method: "PUT",
+            ..EdgeRequest::new(&signed, T0)
+        }),
+        invalid
+    );
     let other = S3::new(
         Credentials::new(AK, "a-different-secret-of-forty-characters-xx").unwrap(),
         Region::parse("eu-west-1").unwrap(),

@@ -185,6 +185,7 @@ pub fn check(
     client_ip: Option<IpAddr>,
 ) -> Result<Verified, Refusal> {
     verifier(provider).verify(&EdgeRequest {
+        method: "GET",
         url,
         cookies,
         client_ip,

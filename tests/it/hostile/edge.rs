@@ -3,7 +3,8 @@
 //! separators and dot segments inside her folder. Each case goes byte for byte to an edge serving
 //! a folder (`--root`) and to one proxying an origin that decodes the way careless origins do
 //! (`%2F` and `%5C` to separators, `;params` dropped, `..` resolved by the file system after
-//! decoding), so an escape the edge let through would come back as another file.
+//! decoding, and Unicode compatibility forms folded as NFKC normalizers do, so fullwidth `．．／` is
+//! `../`), so an escape the edge let through would come back as another file.
 //!
 //! The edge, not the service, is under attack here, so this class has its own runner: every case
 //! must be a 400 and carry nothing from outside `hls/alice/`.
@@ -43,6 +44,9 @@ async fn the_edge_serves_nothing_outside_the_signed_folder_whatever_the_host_or_
     let origin = spawn_careless_origin(root.clone()).await;
     // The origin really is careless: asked directly, it answers an escape with bob's file.
     let (status, _, body) = get(origin, b"/hls/alice/..%2fbob/secret.txt", &[b"o"], "").await;
+    assert_eq!((status, body.as_str()), (200, "BOB-HLS-SECRET"));
+    let fullwidth = b"/hls/alice/%EF%BC%8E%EF%BC%8E%EF%BC%8Fbob/secret.txt";
+    let (status, _, body) = get(origin, fullwidth, &[b"o"], "").await;
     assert_eq!((status, body.as_str()), (200, "BOB-HLS-SECRET"));
 
     let folder = spawn_edge(Origin::Folder(root)).await;
@@ -193,6 +197,24 @@ fn path_cases(host: &str) -> Vec<Attack> {
         "..%2fbob/secret.txt?v=1",
         "..%00/bob/secret.txt",
         "%c0%ae%c0%ae%c0%afbob/secret.txt",
+        // Look-alikes an origin folding compatibility forms reads as `.`, `/` or `\`.
+        "%EF%BC%8E%EF%BC%8E%EF%BC%8Fbob/secret.txt",
+        "%EF%BC%8E%EF%BC%8E/bob/secret.txt",
+        "%ef%bc%8e%ef%bc%8e/bob/secret.txt",
+        "%E2%80%A5/bob/secret.txt",
+        "%EF%B9%92%EF%B9%92/bob/secret.txt",
+        "%E2%80%A4%E2%80%A4/bob/secret.txt",
+        "%E2%80%A4.%2fbob/secret.txt",
+        ".%EF%BC%8E/bob/secret.txt",
+        "..%EF%BC%8Fbob/secret.txt",
+        "..%EF%BC%BCbob%EF%BC%BCsecret.txt",
+        "..%EF%B9%A8bob/secret.txt",
+        "..%E2%88%95bob/secret.txt",
+        "..%E2%81%84bob/secret.txt",
+        "..%E2%88%96bob/secret.txt",
+        "%EF%BC%8E%EF%BC%8E%EF%BC%9B/bob/secret.txt",
+        "%EF%BC%8E%EF%BC%8E%CD%BEx/bob/secret.txt",
+        "%EF%BC%852e%EF%BC%852e%EF%BC%852fbob/secret.txt",
     ]
     .into_iter()
     .map(|p| {
@@ -258,15 +280,17 @@ async fn get(
     exchange(addr, &req).await
 }
 
-/// An origin as careless as many are: it decodes the whole path (`%2F` and `%5C` too), reads `\`
-/// as `/`, drops `;params`, and lets the file system resolve `..`.
+/// An origin as careless as many are: it decodes the whole path (`%2F` and `%5C` too), folds
+/// compatibility forms (NFKC, then the division and fraction slashes and set minus a Windows
+/// best-fit conversion maps), reads `\` as `/`, drops `;params`, and lets the file system
+/// resolve `..`.
 async fn spawn_careless_origin(root: PathBuf) -> SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let router = axum::Router::new().fallback(move |uri: Uri| {
         let root = root.clone();
         async move {
-            let decoded = percent_decode(uri.path()).replace('\\', "/");
+            let decoded = fold(&percent_decode(uri.path())).replace('\\', "/");
             let path: Vec<&str> = decoded
                 .split('/')
                 .map(|s| s.split(';').next().unwrap_or_default())
@@ -280,6 +304,17 @@ async fn spawn_careless_origin(root: PathBuf) -> SocketAddr {
     });
     tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
     addr
+}
+
+fn fold(text: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    text.nfkc()
+        .map(|c| match c {
+            '\u{2044}' | '\u{2215}' => '/',
+            '\u{2216}' => '\\',
+            c => c,
+        })
+        .collect()
 }
 
 fn percent_decode(text: &str) -> String {

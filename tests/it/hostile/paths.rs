@@ -5,7 +5,7 @@ use super::{case, run, Corpus, Hostile};
 
 #[tokio::test]
 async fn the_hostile_corpus_never_gets_a_signature_or_a_secret_in_the_logs() {
-    run("paths", 225, cases).await;
+    run("paths", 285, cases).await;
 }
 
 fn cases(h: &Hostile) -> Corpus {
@@ -117,6 +117,31 @@ fn hostile_paths() -> Vec<(String, &'static [u16])> {
         "public/a%2",
         "public/%c3",
         "public/%e2%82",
+        // Look-alikes that an origin folding compatibility forms reads as `.`, `/`, `\`, or a
+        // reserved character: fullwidth, small and vertical forms, dot leaders, ellipsis, the
+        // division, fraction and "account of" slashes, the Greek question mark (`;`).
+        "public/%EF%BC%8E%EF%BC%8E%EF%BC%8Fusers/bob/x",
+        "public/%EF%BC%8E%EF%BC%8E/users/bob/x",
+        "users/alice/%EF%BC%8E%EF%BC%8E/bob/x",
+        "users/alice/%E2%80%A5/bob/x",
+        "users/alice/%E2%80%A4%E2%80%A4/bob/x",
+        "users/alice/%EF%B9%92%EF%B9%92/bob/x",
+        "users/alice/%EF%B8%B0/bob/x",
+        "users/alice/%E2%80%A6/x",
+        "users/alice/..%EF%BC%8Fbob",
+        "users/alice/..%EF%BC%BCbob",
+        "users/alice/..%EF%B9%A8bob",
+        "users/alice/..%E2%88%95bob",
+        "users/alice/..%E2%81%84bob",
+        "users/alice/..%E2%88%96bob",
+        "users/alice/%E2%84%80",
+        "public/a%EF%BC%8A",
+        "public/a%EF%B9%A1",
+        "public/a%EF%BC%9Fb",
+        "public/a%EF%BC%83b",
+        "public/a%EF%BC%85",
+        "public/a%EF%BC%9Bb",
+        "public/a%CD%BEb",
     ]
     .iter()
     .map(|s| (s.to_string(), BAD))

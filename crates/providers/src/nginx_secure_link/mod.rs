@@ -471,6 +471,7 @@ impl Provider for SecureLink {
             ),
         };
         let check = EdgeRequest {
+            method: "GET",
             url,
             cookies: &cookies,
             client_ip: grant.client_ip,

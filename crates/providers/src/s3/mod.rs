@@ -345,6 +345,10 @@ impl Provider for S3 {
         Scheme::S3
     }
 
+    fn method(&self) -> &'static str {
+        self.method.as_str()
+    }
+
     fn sign_url(&self, url: &str, grant: &Grant) -> Result<String, crate::Error> {
         Ok(self.presign(self.method, url, grant)?)
     }
@@ -359,7 +363,7 @@ impl Provider for S3 {
     }
 
     /// As the store does: the query decoded and encoded again, the path too, then the signature
-    /// recomputed for the configured method and compared.
+    /// recomputed for the request's method and compared.
     fn verify(&self, request: &EdgeRequest<'_>) -> Result<Verified, Refusal> {
         let url = Url::parse(request.url).map_err(|_| Denial::Malformed)?;
         let mut auth: [Option<String>; 7] = Default::default();
@@ -413,7 +417,7 @@ impl Provider for S3 {
             uri => uri,
         };
         let host = canonical::host(url.origin).to_ascii_lowercase();
-        let canonical_request = canonical::request(self.method.as_str(), &uri, &mut query, &host);
+        let canonical_request = canonical::request(request.method, &uri, &mut query, &host);
         let expected = self.signature(&canonical_request, &amz_date);
         if !ct_eq(signature.as_bytes(), expected.as_bytes()) {
             return Err(Denial::InvalidSignature.into());
