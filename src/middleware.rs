@@ -1,13 +1,17 @@
 //! What happens to every request before and after its route: its id, hygiene checks, the time
 //! limit, and its span.
 
+use std::future::Future;
 use std::net::SocketAddr;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+use std::task::Poll;
 
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{ConnectInfo, Request};
 use axum::http::{header, HeaderValue, Method};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use axum::Router;
+use tower::ServiceExt;
 use tracing::Instrument;
 
 use crate::client_ip::{canonical, is_trusted};
@@ -20,7 +24,52 @@ pub const MAX_URI_BYTES: usize = 8192;
 /// Largest request head (all header names and values), in bytes.
 pub const MAX_HEADER_BYTES: usize = 16 * 1024;
 
-/// The whole per-request frame, as one middleware rather than one layer per concern (each layer
+/// The route table inside the request frame: what the accept loop calls for every request.
+///
+/// The frame wraps the router from outside, as a plain function, rather than as axum layers:
+/// `Router::layer` puts a layer on each route, and each one clones its boxed inner service and
+/// boxes its future on every request (`bench/README.md` has the figures).
+#[derive(Clone)]
+pub struct Framed {
+    service: Arc<Service>,
+    router: Router,
+}
+
+impl Framed {
+    pub fn new(service: Arc<Service>, router: Router) -> Self {
+        Framed { service, router }
+    }
+
+    pub async fn answer(self, request: Request) -> Response {
+        let Framed { service, router } = self;
+        request_frame(&service, request, |request| {
+            catch_panic(router.oneshot(request))
+        })
+        .await
+    }
+}
+
+/// Polls `route` inside `catch_unwind`: a handler that panics gets a 500 (its detail logged by
+/// the frame), and the connection and the worker live on.
+async fn catch_panic<F, E>(route: F) -> Response
+where
+    F: Future<Output = Result<Response, E>>,
+{
+    let mut route = std::pin::pin!(route);
+    std::future::poll_fn(|cx| {
+        match std::panic::catch_unwind(AssertUnwindSafe(|| route.as_mut().poll(cx))) {
+            Ok(Poll::Ready(Ok(response))) => Poll::Ready(response),
+            Ok(Poll::Ready(Err(_))) => {
+                Poll::Ready(AppError::internal("router failed").into_response())
+            }
+            Ok(Poll::Pending) => Poll::Pending,
+            Err(_) => Poll::Ready(AppError::internal("handler panicked").into_response()),
+        }
+    })
+    .await
+}
+
+/// The whole per-request frame, as one function rather than one layer per concern (each layer
 /// costs a boxed future on every request; `bench/README.md` has the figures):
 ///
 /// 1. the request id: an incoming `x-request-id` of 1 to 128 visible ASCII characters is kept
@@ -36,10 +85,10 @@ pub const MAX_HEADER_BYTES: usize = 16 * 1024;
 ///    timer wheel;
 /// 4. an internal error's detail, carried on the answer by [`ErrorDetail`], is logged here with
 ///    the request id (and never sent).
-pub async fn request_frame(
-    State(service): State<Arc<Service>>,
+async fn request_frame<F: Future<Output = Response>>(
+    service: &Service,
     mut request: Request,
-    next: Next,
+    route: impl FnOnce(Request) -> F,
 ) -> Response {
     let (timeout, from_proxy) = {
         let app = service.current();
@@ -73,7 +122,7 @@ pub async fn request_frame(
         Some(refusal) => refuse(refusal),
         None => {
             let span = crate::telemetry::make_span(&request, &id);
-            let answer = tokio::time::timeout(timeout, next.run(request));
+            let answer = tokio::time::timeout(timeout, route(request));
             match crate::telemetry::with_request(id.clone(), answer)
                 .instrument(span)
                 .await

@@ -90,7 +90,8 @@ pub async fn run_until(
         let app = service.app();
         (app.server.max_connections, app.server.header_read_timeout)
     };
-    let router = crate::routes::router(service, &prefix);
+    let router =
+        crate::middleware::Framed::new(service.clone(), crate::routes::router(service, &prefix));
     tracing::info!(addr = %listeners.main.local_addr()?, "signgate listening");
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let server = accept_loop(listeners.main, router, metrics, limits, async move {
@@ -121,15 +122,13 @@ pub async fn run_until(
 /// (the end of such a burst trims the allocator's heaps: [`crate::memory`]).
 async fn accept_loop(
     listener: TcpListener,
-    router: axum::Router,
+    router: crate::middleware::Framed,
     metrics: Arc<crate::metrics::Metrics>,
     (max_connections, header_read_timeout): (usize, Duration),
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
     use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
     use hyper_util::server::conn::auto::Builder;
-    use tower::ServiceExt;
-
     let slots = Arc::new(tokio::sync::Semaphore::new(max_connections));
     let (signal_tx, signal_rx) = tokio::sync::watch::channel(());
     tokio::spawn(async move {
@@ -168,7 +167,8 @@ async fn accept_loop(
             hyper::service::service_fn(move |request: http::Request<hyper::body::Incoming>| {
                 let mut request = request.map(axum::body::Body::new);
                 request.extensions_mut().insert(ConnectInfo(peer));
-                router.clone().oneshot(request)
+                let router = router.clone();
+                async move { Ok::<_, std::convert::Infallible>(router.answer(request).await) }
             });
         let (builder, metrics, signal_tx, close_rx, connections) = (
             builder.clone(),

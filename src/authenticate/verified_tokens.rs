@@ -16,7 +16,7 @@ use crate::metrics::CacheCounters;
 /// the JWT library itself uses; failures are never cached. The cache belongs to one
 /// configuration: a reload builds a new, empty one.
 pub struct VerifiedTokens {
-    cache: moka::sync::Cache<String, Arc<Verified>>,
+    cache: moka::sync::Cache<String, Arc<Verified>, foldhash::fast::RandomState>,
     counters: CacheCounters,
 }
 
@@ -63,7 +63,8 @@ impl VerifiedTokens {
                     .sum();
                 u32::try_from(token.len() + claims + v.user.subject.len() + 160).unwrap_or(u32::MAX)
             })
-            .build();
+            // Only verified tokens are stored, so an attacker cannot choose what fills the table.
+            .build_with_hasher(foldhash::fast::RandomState::default());
         VerifiedTokens { cache, counters }
     }
 

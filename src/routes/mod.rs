@@ -14,14 +14,14 @@ use std::sync::Arc;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use axum::Router;
-use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::error::AppError;
 use crate::metrics::Metrics;
 use crate::paths;
 use crate::service::Service;
 
-/// The main router, with `files_prefix` (checked by the configuration never to collide with a
+/// The main router (served inside the request frame, [`crate::middleware::Framed`]), with
+/// `files_prefix` (checked by the configuration never to collide with a
 /// fixed route) for the object routes.
 pub fn router(service: Arc<Service>, files_prefix: &str) -> Router {
     Router::new()
@@ -36,14 +36,7 @@ pub fn router(service: Arc<Service>, files_prefix: &str) -> Router {
         .route(paths::HEALTHZ, get(health::healthz))
         .route(paths::READYZ, get(health::readyz))
         .fallback(health::not_found)
-        .with_state(service.clone())
-        .layer(CatchPanicLayer::custom(|_| {
-            AppError::internal("handler panicked").into_response()
-        }))
-        .layer(axum::middleware::from_fn_with_state(
-            service,
-            crate::middleware::request_frame,
-        ))
+        .with_state(service)
 }
 
 /// The metrics listener's router.

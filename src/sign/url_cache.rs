@@ -13,7 +13,7 @@ use crate::object_key::ObjectKey;
 /// reused.
 pub struct UrlCache {
     pub step_seconds: u64,
-    cache: moka::sync::Cache<String, Arc<SignedObject>>,
+    cache: moka::sync::Cache<String, Arc<SignedObject>, foldhash::fast::RandomState>,
     counters: CacheCounters,
 }
 
@@ -41,7 +41,8 @@ impl UrlCache {
             .time_to_live(std::time::Duration::from_secs(
                 lifetime_seconds + step_seconds,
             ))
-            .build();
+            // Keys are objects some rule allowed: per-process seeded, SipHash is not needed.
+            .build_with_hasher(foldhash::fast::RandomState::default());
         UrlCache {
             step_seconds,
             cache,
