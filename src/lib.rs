@@ -28,6 +28,7 @@ pub mod object_key;
 pub mod paths;
 pub mod secret;
 pub mod telemetry;
+pub mod tls;
 
 pub mod backend;
 pub mod download;

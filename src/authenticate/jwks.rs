@@ -66,7 +66,7 @@ impl JwksCache {
         dev_loopback_http: bool,
         fetched_at: Gauge,
     ) -> Self {
-        let client = reqwest::Client::builder()
+        let client = crate::tls::client_builder()
             .timeout(FETCH_TIMEOUT)
             .redirect(reqwest::redirect::Policy::limited(3))
             .build()

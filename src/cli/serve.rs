@@ -76,7 +76,7 @@ pub fn healthcheck(url: &str) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()?;
     let ok = runtime.block_on(async {
-        let client = reqwest::Client::builder()
+        let client = crate::tls::client_builder()
             .timeout(Duration::from_secs(3))
             .build()?;
         anyhow::Ok(client.get(url).send().await?.status().is_success())

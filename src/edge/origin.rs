@@ -37,7 +37,7 @@ impl Origin {
         if url.query().is_some() || url.fragment().is_some() {
             bail!("--origin {base:?}: no query or fragment");
         }
-        let client = reqwest::Client::builder()
+        let client = crate::tls::client_builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()?;
         Ok(Origin::Http(HttpOrigin { base: url, client }))

@@ -390,10 +390,12 @@ fn the_verifier_refuses_what_the_store_refuses() {
     // request's method decides, as at the store, whichever method the verifier signs for.
     let head = store("eu-west-1").with_method(Method::Head);
     let head_url = head.sign_url(&url, &g).unwrap();
-    let as_head = |u: &str| EdgeRequest {
-        method: "HEAD",
-        ..EdgeRequest::new(u, T0)
-    };
+    fn as_head(u: &str) -> EdgeRequest<'_> {
+        EdgeRequest {
+            method: "HEAD",
+            ..EdgeRequest::new(u, T0)
+        }
+    }
     assert_eq!(at(&head_url, T0), invalid);
     assert!(s3.verify(&as_head(&head_url)).is_ok());
     assert!(head.verify(&as_head(&head_url)).is_ok());
