@@ -69,6 +69,10 @@ pub struct CacheCounters {
 
 pub struct Metrics {
     registry: Registry,
+    /// The counters of the answers, decisions and keys seen so far, found without hashing.
+    hot_requests: HotSeries<AnswerLabels>,
+    hot_decisions: HotSeries<DecisionLabels>,
+    hot_signatures: HotSeries<KeyLabels>,
     pub requests: Family<AnswerLabels, Counter>,
     pub decisions: Family<DecisionLabels, Counter>,
     /// URLs and folder credentials handed out, by the key that signed them.
@@ -91,6 +95,46 @@ pub struct Metrics {
     /// Bumped whenever a backend goes down or comes back, so a cached readiness answer is
     /// dropped at once when it no longer holds.
     pub health_changes: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+/// The first label sets a counter family sees, each with its counter (which shares the family's
+/// own: the exported series is the same). Finding one is a short scan of `&'static str`s under
+/// an uncontended read lock, where the family hashes the labels (SipHash) under its own lock and
+/// the key label is copied into a `String` first; these counters move on every answer. Bounded:
+/// label sets beyond the first [`HotSeries::MAX`] go to the family as before.
+struct HotSeries<L> {
+    series: std::sync::RwLock<Vec<(L, Counter)>>,
+}
+
+impl<L> Default for HotSeries<L> {
+    fn default() -> Self {
+        HotSeries {
+            series: Default::default(),
+        }
+    }
+}
+
+impl<L: Clone + std::hash::Hash + Eq> HotSeries<L> {
+    const MAX: usize = 32;
+
+    fn inc(&self, family: &Family<L, Counter>, is: impl Fn(&L) -> bool, labels: impl FnOnce() -> L)
+    where
+        L: EncodeLabelSet + Send + Sync + std::fmt::Debug + 'static,
+    {
+        let read = self.series.read().unwrap_or_else(|e| e.into_inner());
+        if let Some((_, counter)) = read.iter().find(|(l, _)| is(l)) {
+            counter.inc();
+            return;
+        }
+        drop(read);
+        let labels = labels();
+        let counter = family.get_or_create(&labels).clone();
+        counter.inc();
+        let mut write = self.series.write().unwrap_or_else(|e| e.into_inner());
+        if write.len() < Self::MAX && !write.iter().any(|(l, _)| is(l)) {
+            write.push((labels, counter));
+        }
+    }
 }
 
 impl Default for Metrics {
@@ -210,6 +254,9 @@ impl Default for Metrics {
         );
         Metrics {
             registry,
+            hot_requests: Default::default(),
+            hot_decisions: Default::default(),
+            hot_signatures: Default::default(),
             requests,
             decisions,
             signatures,
@@ -233,29 +280,27 @@ impl Default for Metrics {
 
 impl Metrics {
     pub fn request(&self, route: &'static str, status: u16, outcome: &'static str) {
-        self.requests
-            .get_or_create(&AnswerLabels {
-                route,
-                status,
-                outcome,
-            })
-            .inc();
+        let is = |l: &AnswerLabels| l.route == route && l.status == status && l.outcome == outcome;
+        self.hot_requests.inc(&self.requests, is, || AnswerLabels {
+            route,
+            status,
+            outcome,
+        });
     }
 
     pub fn decision(&self, kind: &'static str, decision: &'static str) {
-        self.decisions
-            .get_or_create(&DecisionLabels { kind, decision })
-            .inc();
+        let is = |l: &DecisionLabels| l.kind == kind && l.decision == decision;
+        self.hot_decisions
+            .inc(&self.decisions, is, || DecisionLabels { kind, decision });
     }
 
     /// One URL or folder credential handed out, signed by `key`.
     pub fn signature(&self, provider: &'static str, key: &str) {
-        self.signatures
-            .get_or_create(&KeyLabels {
-                provider,
-                key: key.to_owned(),
-            })
-            .inc();
+        let is = |l: &KeyLabels| l.provider == provider && l.key == key;
+        self.hot_signatures.inc(&self.signatures, is, || KeyLabels {
+            provider,
+            key: key.to_owned(),
+        });
     }
 
     /// The key sets of the configuration in force: each one's name, number of keys and, when

@@ -110,25 +110,37 @@ impl ObjectKey {
     }
 
     fn check(key: &str) -> Result<(), KeyRejection> {
-        for c in key.chars() {
-            if c.is_control() || matches!(c, '\u{2028}' | '\u{2029}' | '\u{feff}') {
-                return Err(KeyRejection::ControlCharacter);
-            }
-            match c {
-                '\\' => return Err(KeyRejection::Backslash),
-                '*' | '?' | ';' | '#' | '%' => return Err(KeyRejection::ReservedCharacter),
+        // Bytes first (every key pays this: one pass, no char decoding for ASCII), then, only
+        // for keys that hold non-ASCII, the characters a byte cannot show.
+        for &b in key.as_bytes() {
+            match b {
+                0x00..=0x1f | 0x7f => return Err(KeyRejection::ControlCharacter),
+                b'\\' => return Err(KeyRejection::Backslash),
+                b'*' | b'?' | b';' | b'#' | b'%' => return Err(KeyRejection::ReservedCharacter),
                 _ => {}
             }
         }
-        for segment in key.split('/') {
+        let ascii = key.is_ascii();
+        if !ascii
+            && key
+                .chars()
+                .any(|c| c.is_control() || matches!(c, '\u{2028}' | '\u{2029}' | '\u{feff}'))
+        {
+            return Err(KeyRejection::ControlCharacter);
+        }
+        for segment in key.as_bytes().split(|&b| b == b'/') {
             match segment {
-                "" => return Err(KeyRejection::EmptySegment),
-                "." | ".." => return Err(KeyRejection::DotSegment),
+                b"" => return Err(KeyRejection::EmptySegment),
+                b"." | b".." => return Err(KeyRejection::DotSegment),
                 _ => {}
             }
-            if let Some(folded) = folded_segment(segment) {
-                if folds_into_path_syntax(&folded) || folded.contains(['*', ';']) {
-                    return Err(KeyRejection::LookAlike);
+        }
+        if !ascii {
+            for segment in key.split('/') {
+                if let Some(folded) = folded_segment(segment) {
+                    if folds_into_path_syntax(&folded) || folded.contains(['*', ';']) {
+                        return Err(KeyRejection::LookAlike);
+                    }
                 }
             }
         }

@@ -23,18 +23,18 @@ pub enum Wants {
 
 impl Wants {
     pub fn from_headers(headers: &HeaderMap) -> Self {
-        let accept = headers
-            .get_all(header::ACCEPT)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .collect::<Vec<_>>()
-            .join(",");
+        // Every media range of every Accept header, without joining them (this runs per request).
         let has = |mime: &str| {
-            accept.split(',').any(|part| {
-                part.split(';')
-                    .next()
-                    .is_some_and(|m| m.trim().eq_ignore_ascii_case(mime))
-            })
+            headers
+                .get_all(header::ACCEPT)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .flat_map(|v| v.split(','))
+                .any(|part| {
+                    part.split(';')
+                        .next()
+                        .is_some_and(|m| m.trim().eq_ignore_ascii_case(mime))
+                })
         };
         if has("application/json") {
             Wants::Json

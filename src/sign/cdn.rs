@@ -89,9 +89,9 @@ impl CdnSigner {
             .sign_url(url, &grant)
             .map_err(|e| SignError::Unsignable(e.to_string()))?;
         Ok(SignedObject {
-            url: signed,
+            url: signed.into(),
             expires_at: grant.expires,
-            key_id: self.active_key.clone(),
+            key_id: self.active_key.as_str().into(),
         })
     }
 

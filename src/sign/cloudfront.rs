@@ -31,9 +31,9 @@ impl CloudFrontSigner {
             .sign_url(&url, &policy, self.hash)
             .map_err(internal)?;
         Ok(SignedObject {
-            url: signed,
+            url: signed.into(),
             expires_at: policy.expires(),
-            key_id: signing_key.id().to_string(),
+            key_id: signing_key.id().to_string().into(),
         })
     }
 

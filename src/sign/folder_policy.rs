@@ -108,9 +108,9 @@ impl CachedPolicy {
             .map_err(|e| super::internal(format!("built an unsignable URL: {e}")))?;
         let signed = self.signed.sign_url(&url).map_err(super::internal)?;
         Ok(SignedObject {
-            url: signed,
+            url: signed.into(),
             expires_at: self.signed.policy().expires(),
-            key_id: self.key_id.clone(),
+            key_id: self.key_id.as_str().into(),
         })
     }
 }

@@ -170,13 +170,14 @@ pub struct SignTarget {
     pub folder_policies: Option<FolderPolicies>,
 }
 
-/// A signed URL ready to hand out.
+/// A signed URL ready to hand out. Shared text: a stable URL from the cache is handed out
+/// without copying it.
 #[derive(Clone, Debug)]
 pub struct SignedObject {
-    pub url: String,
+    pub url: std::sync::Arc<str>,
     pub expires_at: u64,
     /// The key that signed it.
-    pub key_id: String,
+    pub key_id: std::sync::Arc<str>,
 }
 
 /// What would be signed for one object, from [`SignTarget::plan`]; nothing is signed.

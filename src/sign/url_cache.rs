@@ -67,7 +67,7 @@ impl UrlCache {
         let hit = self
             .cache
             .get(key)
-            .filter(|hit| hit.expires_at == expires_at && hit.key_id == active_key);
+            .filter(|hit| hit.expires_at == expires_at && *hit.key_id == *active_key);
         match hit {
             Some(hit) => {
                 self.counters.hits.inc();

@@ -338,22 +338,26 @@ async fn the_local_edge_checks_links_as_the_store_does() {
     let tampered = url.replace("report.pdf", "report.pdf.bak");
     assert_eq!(status(reqwest::Method::GET, &tampered).await, 403);
     // The method is signed, and the edge checks the request's own, as S3 does: the GET link
-    // opens no HEAD, and a HEAD link (a distribution with method = "HEAD") no GET.
+    // opens no HEAD, and a HEAD link (the command line's `--option method=HEAD`) no GET.
     assert_eq!(status(reqwest::Method::HEAD, &url).await, 403);
-    let mut head_only = distribution("s3", "bucket", &base);
-    head_only["method"] = json!("HEAD");
-    let app = spawn_app(&[
-        ("distributions", json!([head_only])),
-        (
-            "rules",
-            json!([{"pattern": "public/**", "access": "authenticated", "distribution": "bucket"}]),
-        ),
-    ])
-    .await;
-    let head = location(
-        &app.get("/files/public/report.pdf", Some(&token("alice", json!({}))))
-            .await,
-    );
+    let secret = repo().join("config/dev/providers/s3.secret");
+    let o = run(&[
+        "sign",
+        "--provider",
+        "s3",
+        "--provider-key",
+        &format!("{ACCESS_KEY_ID}={}", secret.display()),
+        "--option",
+        "region=us-east-1",
+        "--option",
+        "method=HEAD",
+        "--url",
+        &format!("{base}/public/report.pdf"),
+        "--expires",
+        &(now() + 120).to_string(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let head = String::from_utf8(o.stdout).unwrap().trim().to_owned();
     let got = client().head(&head).send().await.unwrap();
     assert_eq!(got.status(), 200, "{head}");
     assert!(got.headers().contains_key("content-length"));
