@@ -163,19 +163,21 @@ fn botocore_presigned_urls_match_byte_for_byte_and_verify() {
         assert_eq!(signed, expected, "{}", case["source"]["note"]);
         assert!(signed.ends_with(&format!("&X-Amz-Signature={}", str_of(e, "signature"))));
 
-        let ok = s3.verify(&EdgeRequest {
-            method: s3.method(),
-            ..EdgeRequest::new(&signed, starts))
-        }).unwrap();
+        let ok = s3
+            .verify(&EdgeRequest {
+                method: s3.method(),
+                ..EdgeRequest::new(&signed, starts)
+            })
+            .unwrap();
         assert_eq!(
             (ok.key.as_str(), ok.expires),
             (str_of(i, "access_key_id"), g.expires)
         );
         assert_eq!(
             s3.verify(&EdgeRequest {
-            method: s3.method(),
-            ..EdgeRequest::new(&signed, g.expires))
-        }),
+                method: s3.method(),
+                ..EdgeRequest::new(&signed, g.expires)
+            }),
             refusal(Denial::Expired)
         );
         let last = signed.chars().last().unwrap();
@@ -186,9 +188,9 @@ fn botocore_presigned_urls_match_byte_for_byte_and_verify() {
         );
         assert_eq!(
             s3.verify(&EdgeRequest {
-            method: s3.method(),
-            ..EdgeRequest::new(&flipped, starts))
-        }),
+                method: s3.method(),
+                ..EdgeRequest::new(&flipped, starts)
+            }),
             refusal(Denial::InvalidSignature)
         );
     }
