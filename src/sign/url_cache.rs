@@ -94,7 +94,7 @@ mod tests {
         let cache = UrlCache::new(60, 10, 300, CacheCounters::default());
         for i in 0..200 {
             let signed = SignedObject {
-                url: format!("https://media.example.com/{i}/{}", "x".repeat(2000)),
+                url: format!("https://media.example.com/{i}/{}", "x".repeat(2000)).into(),
                 expires_at: 60,
                 key_id: "K1".into(),
             };
@@ -112,7 +112,8 @@ mod tests {
         let cache = UrlCache::new(60, 10, 300, CacheCounters::default());
         for i in 0..10 {
             let signed = SignedObject {
-                url: format!("https://d.example/{i}.mp4?Expires=60&Signature=abc&Key-Pair-Id=K1"),
+                url: format!("https://d.example/{i}.mp4?Expires=60&Signature=abc&Key-Pair-Id=K1")
+                    .into(),
                 expires_at: 60,
                 key_id: "K1".into(),
             };
