@@ -135,7 +135,7 @@ fuzz_target!(|data: &[u8]| {
         .split(';')
         .filter_map(|c| c.trim().split_once('='))
         .collect();
-    let viewer = |url| EdgeRequest { url, cookies: &cookies, client_ip: Some("192.0.2.1".parse().unwrap()), now: NOW };
+    let viewer = |url| EdgeRequest { method: "GET", url, cookies: &cookies, client_ip: Some("192.0.2.1".parse().unwrap()), now: NOW };
 
     // Hostile requests, as given and under the provider's own host.
     assert!(provider.verify(&viewer(url)).is_err(), "accepted an unsigned request: {url:?}");
@@ -149,7 +149,7 @@ fuzz_target!(|data: &[u8]| {
     let grant = Grant::until(NOW + 600).signed(NOW - 1);
     let Ok(signed) = provider.sign_url(&target, &grant) else { return };
     assert!(signed.starts_with(&target), "the signer rewrote the object's URL: {signed:?}");
-    let plain = EdgeRequest { url: &signed, cookies: &[], client_ip: None, now: NOW };
+    let plain = EdgeRequest { method: "GET", url: &signed, cookies: &[], client_ip: None, now: NOW };
     assert!(provider.verify(&plain).is_ok(), "refused its own signature: {signed:?}");
     let at = base.len() + path.len(); // the last byte of the object's path
     let byte = signed.as_bytes()[at];
