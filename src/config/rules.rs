@@ -140,7 +140,7 @@ impl RawRule {
             ),
         };
         let (policy, capabilities) = self.check_provider(at, &distribution, &pattern)?;
-        let folder_policies = self.check_sign_per(at, &distribution, &pattern)?;
+        let folder_policies = self.check_sign_per(at, &distribution, &pattern, &capabilities)?;
         let require = self
             .require
             .iter()
@@ -203,13 +203,14 @@ impl RawRule {
         at: &str,
         distribution: &Distribution,
         pattern: &KeyPattern,
+        capabilities: &Capabilities,
     ) -> anyhow::Result<Option<FolderPolicySettings>> {
         if self.sign_per == SignPer::Object {
             return Ok(None);
         }
         let provider = distribution.signer.provider();
-        if !matches!(distribution.signer, Signer::CloudFront(_)) {
-            bail!("{at}.sign_per: one signature per folder is built for cloudfront distributions; {:?} is {provider}", distribution.name);
+        if matches!(distribution.signer, Signer::Cdn(_)) && !capabilities.shared_query {
+            bail!("{at}.sign_per: {provider} (distribution {:?}) cannot carry one folder credential on every URL of the folder: its query form did not open other files of a trial folder, or opened files outside it (sign_per = \"folder\" works with cloudfront, google-cloud-cdn, google-media-cdn in tokens mode, akamai and bunny)", distribution.name);
         }
         if self.bind_client_ip {
             bail!("{at}.sign_per: a folder's policy serves every request for the folder within a step, and bind_client_ip binds each URL to one address; drop one of the two");

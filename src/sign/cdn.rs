@@ -95,6 +95,34 @@ impl CdnSigner {
         })
     }
 
+    /// `sign_per = "folder"`: the prefix credential for `prefix` in its query form, signed once
+    /// with `url` (a file inside it) as the entry and returned as the query it appended
+    /// (`?...`), which opens every other file of the folder too (the load-time probe,
+    /// [`Capabilities::shared_query`], showed it for this provider).
+    pub(super) fn sign_shared_query(
+        &self,
+        prefix: &str,
+        url: &str,
+        window: &Window,
+        caps: &Capabilities,
+    ) -> Result<String, SignError> {
+        let grant = self.grant(window, caps)?;
+        match self
+            .provider
+            .sign_prefix(prefix, Delivery::Query { url }, &grant)
+            .map_err(|e| SignError::Unsignable(e.to_string()))?
+        {
+            Credential::Url(signed) => signed
+                .strip_prefix(url)
+                .filter(|query| query.starts_with('?'))
+                .map(str::to_owned)
+                .ok_or_else(|| SignError::Internal("the folder credential rewrote its URL".into())),
+            _ => Err(SignError::Internal(
+                "a query folder credential came back in another form".into(),
+            )),
+        }
+    }
+
     pub(super) fn sign_folder(
         &self,
         prefix: &str,
@@ -152,6 +180,10 @@ pub struct Capabilities {
     pub path: bool,
     /// In the entry URL's query.
     pub query: bool,
+    /// In the query, signed once with one file as the entry, and appended as it is to any other
+    /// file of the folder (at any depth) it verifies, and outside the folder it does not: what
+    /// `sign_per = "folder"` needs.
+    pub shared_query: bool,
 }
 
 /// The trial time; any fixed moment well inside every scheme's range.
@@ -240,10 +272,23 @@ impl Capabilities {
                 && escaped != url
                 && !verifies(&escaped, &[], V4)
         });
-        let query = in_url(Delivery::Query { url: &object }).is_some_and(|url| {
-            let escaped = beside_folder(&url);
-            verifies(&url, &[], V4) && escaped != url && !verifies(&escaped, &[], V4)
+        let query_url = in_url(Delivery::Query { url: &object });
+        let query = query_url.as_deref().is_some_and(|url| {
+            let escaped = beside_folder(url);
+            verifies(url, &[], V4) && escaped != url && !verifies(&escaped, &[], V4)
         });
+        let shared_query = query
+            && query_url
+                .as_deref()
+                .and_then(|url| url.strip_prefix(object.as_str()))
+                .filter(|q| q.starts_with('?'))
+                .is_some_and(|q| {
+                    let elsewhere = |file: &str| verifies(&format!("{file}{q}"), &[], V4);
+                    elsewhere(&format!("{prefix}segment-1.ts"))
+                        && elsewhere(&format!("{prefix}1080p/segment-2.ts"))
+                        && !elsewhere(&beside_folder(&format!("{prefix}segment-1.ts")))
+                        && !elsewhere(&format!("{base_url}/segment-1.ts"))
+                });
         Capabilities {
             needs_client_ip,
             ipv4,
@@ -252,6 +297,7 @@ impl Capabilities {
             cookie,
             path,
             query,
+            shared_query,
         }
     }
 

@@ -1,6 +1,9 @@
 //! `sign_per = "folder"`: one CloudFront custom policy per folder, caller's prefix and step
 //! (resource `https://d.example/users/alice/*`), signed once and appended to the URL of every
-//! object inside the folder. The configuration proved at load that everything the wildcard
+//! object inside the folder; for the other CDNs, their prefix credential in its query form
+//! (Cloud CDN `URLPrefix`, Media CDN tokens, Akamai `acl`, Bunny `token_path`), when the
+//! provider's own verifier showed at load that one such query opens every file of a folder and
+//! nothing outside it (`sign::Capabilities::shared_query`). The configuration proved at load that everything the wildcard
 //! covers is something the rule allows this caller anyway (`authorize::shared_folder`);
 //! authorization still runs on every request, only the signature is reused.
 
@@ -21,10 +24,20 @@ pub struct FolderPolicies {
     counters: CacheCounters,
 }
 
-/// A folder's signed policy and the key that signed it.
+/// A folder's signature, its expiry and the key that signed it.
 pub struct CachedPolicy {
-    pub signed: SignedPolicy,
+    pub signed: FolderSignature,
+    pub expires_at: u64,
     pub key_id: String,
+}
+
+/// What one signature over a folder is, per provider.
+pub enum FolderSignature {
+    /// CloudFront's custom policy with a wildcard resource.
+    CloudFront(SignedPolicy),
+    /// Another CDN's prefix credential as a query (`?URLPrefix=...&Signature=...`), appended
+    /// as it is to the URL of any object in the folder.
+    Query(String),
 }
 
 /// Bytes an entry costs beyond its strings (the map slot, the `Arc`s, the expiry bookkeeping).
@@ -33,13 +46,14 @@ const ENTRY_OVERHEAD: usize = 200;
 impl CachedPolicy {
     /// What the cache counts for this entry under `folder`: its strings and the overhead.
     pub fn weight(&self, folder: &str) -> usize {
-        let policy = self.signed.policy();
-        folder.len()
-            + policy.json().len()
-            + policy.resource().as_str().len()
-            + self.signed.query().len()
-            + self.key_id.len()
-            + ENTRY_OVERHEAD
+        let signature = match &self.signed {
+            FolderSignature::CloudFront(signed) => {
+                let policy = signed.policy();
+                policy.json().len() + policy.resource().as_str().len() + signed.query().len()
+            }
+            FolderSignature::Query(query) => query.len(),
+        };
+        folder.len() + signature + self.key_id.len() + ENTRY_OVERHEAD
     }
 }
 
@@ -88,7 +102,7 @@ impl FolderPolicies {
         let hit = self
             .cache
             .get(folder)
-            .filter(|hit| hit.signed.policy().expires() == expires_at && hit.key_id == active_key);
+            .filter(|hit| hit.expires_at == expires_at && hit.key_id == active_key);
         match &hit {
             Some(_) => self.counters.hits.inc(),
             None => self.counters.misses.inc(),
@@ -104,12 +118,18 @@ impl FolderPolicies {
 impl CachedPolicy {
     /// `url` (inside the folder) carrying the folder's signature.
     pub fn sign_url(&self, url: &str) -> Result<SignedObject, super::SignError> {
-        let url = signgate_cloudfront::SignableUrl::parse(url)
-            .map_err(|e| super::internal(format!("built an unsignable URL: {e}")))?;
-        let signed = self.signed.sign_url(&url).map_err(super::internal)?;
+        let signed = match &self.signed {
+            FolderSignature::CloudFront(policy) => {
+                let url = signgate_cloudfront::SignableUrl::parse(url)
+                    .map_err(|e| super::internal(format!("built an unsignable URL: {e}")))?;
+                policy.sign_url(&url).map_err(super::internal)?
+            }
+            // The object URL has no query of its own (a download name is signed on its own).
+            FolderSignature::Query(query) => format!("{url}{query}"),
+        };
         Ok(SignedObject {
             url: signed.into(),
-            expires_at: self.signed.policy().expires(),
+            expires_at: self.expires_at,
             key_id: self.key_id.as_str().into(),
         })
     }

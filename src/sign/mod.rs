@@ -14,7 +14,7 @@ mod url_cache;
 pub use cdn::{Capabilities, CdnSigner};
 pub use cloudfront::CloudFrontSigner;
 pub use cookies::{CookieSettings, FolderCredential};
-pub use folder_policy::{CachedPolicy, FolderPolicies};
+pub use folder_policy::{CachedPolicy, FolderPolicies, FolderSignature};
 pub use url_cache::{UrlCache, BYTES_PER_ENTRY as URL_CACHE_BYTES_PER_ENTRY};
 
 use crate::download::DownloadName;
@@ -198,7 +198,6 @@ pub struct SigningPlan {
 /// path.
 struct SharedFolder<'a> {
     folders: &'a FolderPolicies,
-    signer: &'a CloudFrontSigner,
     end: usize,
     path: String,
 }
@@ -295,19 +294,11 @@ impl SignTarget {
         download: Option<&DownloadName>,
     ) -> Option<SharedFolder<'a>> {
         let folders = self.folder_policies.as_ref()?;
-        let Signer::CloudFront(signer) = &self.distribution.signer else {
-            return None; // the configuration refuses it
-        };
         if download.is_some() {
             return None;
         }
         let (end, path) = folders.folder_of(key)?;
-        Some(SharedFolder {
-            folders,
-            signer,
-            end,
-            path,
-        })
+        Some(SharedFolder { folders, end, path })
     }
 
     /// `key`'s URL under its folder's policy: signed once per folder and step, then reused.
@@ -319,14 +310,29 @@ impl SignTarget {
         let base = &self.distribution.base_url;
         let url = format!("{base}/{}", shared.path);
         let folder = &shared.path[..shared.end];
-        let active = shared.signer.active_key();
+        let active = self.distribution.signer.active_key();
         if let Some(hit) = shared.folders.get(folder, window.expires, active) {
             return hit.sign_url(&url);
         }
-        let (signed, key_id) = shared
-            .signer
-            .sign_folder_policy(&format!("{base}/{folder}"), window)?;
-        let entry = std::sync::Arc::new(CachedPolicy { signed, key_id });
+        let prefix = format!("{base}/{folder}");
+        let (signed, key_id) = match &self.distribution.signer {
+            Signer::CloudFront(signer) => {
+                let (signed, key_id) = signer.sign_folder_policy(&prefix, window)?;
+                (FolderSignature::CloudFront(signed), key_id)
+            }
+            Signer::Cdn(signer) => {
+                let query = signer.sign_shared_query(&prefix, &url, window, &self.capabilities)?;
+                (
+                    FolderSignature::Query(query),
+                    signer.active_key().to_owned(),
+                )
+            }
+        };
+        let entry = std::sync::Arc::new(CachedPolicy {
+            signed,
+            expires_at: window.expires,
+            key_id,
+        });
         let answer = entry.sign_url(&url)?;
         shared.folders.insert(folder.to_owned(), entry);
         Ok(answer)

@@ -1,6 +1,7 @@
-//! `sign_per = "folder"`: one CloudFront custom policy per folder, caller and step, signed once
-//! and carried by every object URL of the folder; refused at load wherever the folder's
-//! wildcard could cover something the rule would not allow the caller.
+//! `sign_per = "folder"`: one CloudFront custom policy (or another CDN's prefix credential) per
+//! folder, caller and step, signed once and carried by every object URL of the folder; refused
+//! at load wherever the folder's wildcard could cover something the rule would not allow the
+//! caller, or the provider cannot share one credential across a folder.
 
 use serde_json::{json, Value};
 use signgate_cloudfront::PolicyKind;
@@ -202,13 +203,6 @@ fn configurations_whose_folder_policy_could_widen_access_are_refused_naming_the_
                  "cache_step_seconds": 60, "sign_per": "folder", "grant": "purchases"}]),
          vec![("grants", json!([{"name": "purchases", "database_url": "sqlite::memory:", "query": "SELECT 1 WHERE ?1 = ?2", "params": ["subject", "key"]}]))],
          "rules[0].sign_per: the rule asks the SQL grant \"purchases\" about each object"),
-        (json!([{"pattern": "users/{sub}/**", "access": "authenticated", "distribution": "gcdn",
-                 "cache_step_seconds": 60, "sign_per": "folder"}]),
-         vec![("distributions", json!([
-             {"name": "demo", "url": "https://d111111abcdef8.cloudfront.net", "key_set": "demo"},
-             {"name": "gcdn", "provider": "google-cloud-cdn", "url": "https://cdn.example.com", "active_key": "key-2026",
-              "keys": [{"name": "key-2026", "key_file": "dev/providers/google-cloud-cdn.key"}]}]))],
-         "rules[0].sign_per: one signature per folder is built for cloudfront distributions; \"gcdn\" is google-cloud-cdn"),
     ];
     for (rules, extra, expected) in cases {
         let text = refusal(rules.clone(), &extra);
@@ -263,4 +257,105 @@ fn explain_shows_the_folders_policy_for_an_object_inside_it() {
             .contains("sign_per = \"folder\""),
         "{r:#}"
     );
+}
+
+/// The other CDNs: their prefix credential in its query form, signed once per folder and step
+/// and appended to every object URL of the folder, for the providers whose own verifier showed
+/// at load that one such query opens other files of a folder and nothing outside it.
+#[tokio::test]
+async fn other_cdns_carry_one_prefix_credential_per_folder_where_their_verifier_allows_it() {
+    use signgate_testkit::providers::{check, distribution};
+    let rules = json!([{"pattern": "users/{sub}/**", "access": "authenticated", "distribution": "cdn",
+                        "lifetime_seconds": 300, "cache_step_seconds": 60, "sign_per": "folder"}]);
+    let base = "https://cdn.example.com";
+    for provider in ["google-cloud-cdn", "google-media-cdn", "akamai", "bunny"] {
+        let app = spawn_app(&[
+            (
+                "distributions",
+                json!([distribution(provider, "cdn", base)]),
+            ),
+            ("rules", rules.clone()),
+        ])
+        .await;
+        let alice = token("alice", json!({}));
+        let get = |path: &'static str| {
+            let app = &app;
+            let alice = alice.clone();
+            async move {
+                let r = app.get(path, Some(&alice)).await;
+                assert_eq!(r.status(), 302, "{provider} {path}");
+                location(&r)
+            }
+        };
+        let notes = get("/files/users/alice/notes.txt").await;
+        let picture = get("/files/users/alice/pics/a%20b.jpg").await;
+        let query = |url: &str, object: &str| {
+            url.strip_prefix(&format!("{base}/{object}"))
+                .unwrap_or_else(|| panic!("{provider}: {url}"))
+                .to_owned()
+        };
+        let shared = query(&notes, "users/alice/notes.txt");
+        assert!(shared.starts_with('?'), "{provider}: {notes}");
+        assert_eq!(
+            query(&picture, "users/alice/pics/a%20b.jpg"),
+            shared,
+            "{provider}: one credential for the folder"
+        );
+        for url in [&notes, &picture] {
+            let ok = check(provider, url, &[], Some("127.0.0.1".parse().unwrap()));
+            assert!(ok.is_ok(), "{provider}: {url}: {ok:?}");
+        }
+        // The same query on bob's file, or beside the folder, opens nothing.
+        for elsewhere in [
+            "users/bob/notes.txt",
+            "users/alice-x/notes.txt",
+            "notes.txt",
+        ] {
+            let url = format!("{base}/{elsewhere}{shared}");
+            let refused = check(provider, &url, &[], Some("127.0.0.1".parse().unwrap()));
+            assert!(refused.is_err(), "{provider}: {url} verified");
+        }
+        // A download name is signed on its own (the shared query would not cover it), where the
+        // provider can carry one at all (where it cannot, 400 as without sign_per).
+        let r = app
+            .get("/files/users/alice/notes.txt?download=n.txt", Some(&alice))
+            .await;
+        if r.status() == 400 {
+            let body: Value = r.json().await.unwrap();
+            assert_eq!(body["error"], "download_unsupported", "{provider}: {body}");
+            continue;
+        }
+        assert_eq!(r.status(), 302, "{provider}");
+        let named = location(&r);
+        assert!(!named.ends_with(&shared), "{provider}: {named}");
+        assert!(check(provider, &named, &[], Some("127.0.0.1".parse().unwrap())).is_ok());
+    }
+}
+
+#[test]
+fn schemes_without_a_shareable_prefix_query_refuse_one_signature_per_folder() {
+    use signgate_testkit::providers::distribution;
+    for (provider, base) in [
+        ("nginx-secure-link", "https://cdn.example.com"),
+        ("s3", "https://media.s3.us-east-1.amazonaws.com"),
+        ("gcs", "https://storage.googleapis.com/media"),
+        (
+            "azure-blob",
+            "https://devstoreaccount1.blob.core.windows.net/media",
+        ),
+    ] {
+        let rule = json!([{"pattern": "users/{sub}/**", "access": "authenticated", "distribution": "cdn",
+                           "cache_step_seconds": 60, "sign_per": "folder"}]);
+        let why = refusal(
+            rule,
+            &[(
+                "distributions",
+                json!([distribution(provider, "cdn", base)]),
+            )],
+        );
+        assert!(
+            why.contains("rules[0].sign_per: ") && why.contains(provider),
+            "{provider}: {why}"
+        );
+    }
 }

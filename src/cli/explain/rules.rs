@@ -289,6 +289,10 @@ fn signing_report(
         .is_some_and(|p| p.resource().as_str().ends_with("/*"));
     if target.folder_policies.is_some() && folder_wide {
         notes.push("sign_per = \"folder\": this policy covers the caller's whole folder; it is signed once per step and carried by the URL of every object inside it".into());
+    } else if target.folder_policies.is_some()
+        && matches!(target.distribution.signer, Signer::Cdn(_))
+    {
+        notes.push("sign_per = \"folder\": the provider's prefix credential for the caller's folder (its query form) is signed once per step and carried by the URL of every object inside it".into());
     }
     let dist = &target.distribution;
     let key_set = match &dist.signer {
