@@ -196,3 +196,27 @@ fn body_on_read(request: &Request) -> Option<AppError> {
         "GET and HEAD requests must not carry a body",
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::StatusCode;
+
+    #[tokio::test]
+    async fn a_route_that_panics_is_a_500_and_one_that_answers_is_its_answer() {
+        let panics = catch_panic(async {
+            if true {
+                panic!("handler bug");
+            }
+            Ok::<_, std::convert::Infallible>(StatusCode::OK.into_response())
+        })
+        .await;
+        assert_eq!(panics.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let answers = catch_panic(async {
+            tokio::task::yield_now().await;
+            Ok::<_, std::convert::Infallible>(StatusCode::FOUND.into_response())
+        })
+        .await;
+        assert_eq!(answers.status(), StatusCode::FOUND);
+    }
+}
