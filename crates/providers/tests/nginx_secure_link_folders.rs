@@ -470,6 +470,8 @@ proptest! {
         other in "[A-Za-z0-9]{1,16}", expires in 1_000_000u64..4_000_000_000,
         v4 in any::<[u8; 4]>(), bind in any::<bool>(), rotate in any::<bool>(), index in any::<usize>(),
     ) {
+        // The "wrong" secret must be another secret (two short random ones can be equal).
+        prop_assume!(other != secret);
         // Form 5 is the path form with a rotation key segment.
         let (f, rotation) = match form {
             5 => (&Form { location: PATH_KEY, source: "$sl_hash,$sl_expires", selector: "$sl_key" }, true),
