@@ -24,6 +24,7 @@ pub enum PathRefusal {
     DotSegment,
     EncodedSeparator,
     BadEscape,
+    ControlCharacter,
     LookAlike,
 }
 
@@ -38,6 +39,7 @@ impl PathRefusal {
                 "The request path holds %2F, %5C, %2E, %25, %3F or %23."
             }
             PathRefusal::BadEscape => "The request path holds an invalid percent escape.",
+            PathRefusal::ControlCharacter => "The request path holds a control character.",
             PathRefusal::LookAlike => {
                 "The request path holds a character that reads as /, \\, ., %, ? or # once normalized."
             }
@@ -81,6 +83,11 @@ fn decode_segment(segment: &str) -> Result<String, PathRefusal> {
     let mut i = 0;
     while i < bytes.len() {
         if bytes[i] != b'%' {
+            // Raw controls never reach here through HTTP (the request line refuses them), but
+            // the check must not depend on what parsed the request before it.
+            if bytes[i] < 0x20 || bytes[i] == 0x7f {
+                return Err(PathRefusal::ControlCharacter);
+            }
             out.push(bytes[i]);
             i += 1;
             continue;
@@ -162,6 +169,11 @@ mod tests {
             ("/hls/alice/a%7F", BadEscape),
             ("/hls/alice/%c0%af..", BadEscape),
             ("/hls/alice/%ff", BadEscape),
+            // Raw control characters (found by the edge_request fuzz target: `/:=/oo\n\nooo`).
+            ("/:=/oo\n\nooo", ControlCharacter),
+            ("/hls/alice/a\tb", ControlCharacter),
+            ("/hls/alice/a\u{7f}", ControlCharacter),
+            ("/hls/alice/a\0", ControlCharacter),
             // Fullwidth `．．／bob`: `../bob` to an origin that folds compatibility forms.
             ("/hls/alice/%EF%BC%8E%EF%BC%8E%EF%BC%8Fbob/x", LookAlike),
             ("/hls/alice/\u{ff0e}\u{ff0e}/bob/x", LookAlike),
