@@ -25,6 +25,7 @@ pub enum PathRefusal {
     EncodedSeparator,
     BadEscape,
     ControlCharacter,
+    RawDelimiter,
     LookAlike,
 }
 
@@ -40,6 +41,7 @@ impl PathRefusal {
             }
             PathRefusal::BadEscape => "The request path holds an invalid percent escape.",
             PathRefusal::ControlCharacter => "The request path holds a control character.",
+            PathRefusal::RawDelimiter => "The request path holds a raw ? or #.",
             PathRefusal::LookAlike => {
                 "The request path holds a character that reads as /, \\, ., %, ? or # once normalized."
             }
@@ -85,8 +87,12 @@ fn decode_segment(segment: &str) -> Result<String, PathRefusal> {
         if bytes[i] != b'%' {
             // Raw controls never reach here through HTTP (the request line refuses them), but
             // the check must not depend on what parsed the request before it.
-            if bytes[i] < 0x20 || bytes[i] == 0x7f {
-                return Err(PathRefusal::ControlCharacter);
+            match bytes[i] {
+                0x00..=0x1f | 0x7f => return Err(PathRefusal::ControlCharacter),
+                // A path taken from a parsed request never holds them (they end it); one that
+                // does was cut from a query or fragment by something else.
+                b'?' | b'#' => return Err(PathRefusal::RawDelimiter),
+                _ => {}
             }
             out.push(bytes[i]);
             i += 1;
@@ -174,6 +180,10 @@ mod tests {
             ("/hls/alice/a\tb", ControlCharacter),
             ("/hls/alice/a\u{7f}", ControlCharacter),
             ("/hls/alice/a\0", ControlCharacter),
+            // Raw query and fragment delimiters (the same target: `/ffffffffffff?fffffff/`).
+            ("/ffffffffffff?fffffff/", RawDelimiter),
+            ("/hls/alice/..?/bob", RawDelimiter),
+            ("/hls/alice/a#b", RawDelimiter),
             // Fullwidth `．．／bob`: `../bob` to an origin that folds compatibility forms.
             ("/hls/alice/%EF%BC%8E%EF%BC%8E%EF%BC%8Fbob/x", LookAlike),
             ("/hls/alice/\u{ff0e}\u{ff0e}/bob/x", LookAlike),
