@@ -110,7 +110,12 @@ fn decode_segment(segment: &str) -> Result<String, PathRefusal> {
         }
         i += 3;
     }
-    String::from_utf8(out).map_err(|_| PathRefusal::BadEscape)
+    let name = String::from_utf8(out).map_err(|_| PathRefusal::BadEscape)?;
+    // C1 controls (U+0080..U+009F), raw or escaped (`%C2%88`).
+    if !name.is_ascii() && name.chars().any(char::is_control) {
+        return Err(PathRefusal::ControlCharacter);
+    }
+    Ok(name)
 }
 
 #[cfg(test)]
@@ -184,6 +189,10 @@ mod tests {
             ("/ffffffffffff?fffffff/", RawDelimiter),
             ("/hls/alice/..?/bob", RawDelimiter),
             ("/hls/alice/a#b", RawDelimiter),
+            // C1 controls, raw or escaped (the same target: `/_\u{5c8}\u{88}F`).
+            ("/_\u{5c8}\u{88}F", ControlCharacter),
+            ("/hls/alice/a%C2%88b", ControlCharacter),
+            ("/hls/alice/a%C2%9F", ControlCharacter),
             // Fullwidth `．．／bob`: `../bob` to an origin that folds compatibility forms.
             ("/hls/alice/%EF%BC%8E%EF%BC%8E%EF%BC%8Fbob/x", LookAlike),
             ("/hls/alice/\u{ff0e}\u{ff0e}/bob/x", LookAlike),
