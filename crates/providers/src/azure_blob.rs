@@ -28,10 +28,9 @@
 //! (Longer than 300 lines on purpose: one scheme, its keys and location, the signer and its
 //! verifier, read in one place against the specification.)
 
-use std::fmt::Write as _;
 use std::net::{IpAddr, Ipv4Addr};
 
-use crate::crypto::{ct_eq, hmac, Digest};
+use crate::crypto::{ct_eq, HmacSha256};
 use crate::encoding::{b64_standard, decode_b64_standard, percent_decode};
 use crate::time::{parse_extended, Civil};
 use crate::url::{Url, UrlError};
@@ -100,8 +99,6 @@ pub enum Error {
     StartNotBeforeExpiry { starts: u64, expires: u64 },
     #[error("a blob SAS covers one blob: no folder credential (no cookie, path or query form)")]
     NoFolderCredential,
-    #[error("the crypto library failed to compute the HMAC")]
-    Crypto,
 }
 
 /// Why Azure answers 403 to a SAS URL.
@@ -163,7 +160,8 @@ impl Denial {
 #[derive(Clone)]
 pub struct AccountKey {
     name: String,
-    secret: Vec<u8>,
+    /// HMAC-SHA256 under the key, its padded blocks hashed once (not per signature).
+    mac: HmacSha256,
 }
 
 impl std::fmt::Debug for AccountKey {
@@ -185,7 +183,7 @@ impl AccountKey {
         }
         Ok(AccountKey {
             name: name.to_owned(),
-            secret,
+            mac: HmacSha256::new(&secret),
         })
     }
 
@@ -193,8 +191,8 @@ impl AccountKey {
         &self.name
     }
 
-    fn sign(&self, string_to_sign: &str) -> Option<Vec<u8>> {
-        hmac(Digest::Sha256, &self.secret, string_to_sign.as_bytes()).ok()
+    fn sign(&self, string_to_sign: &str) -> [u8; 32] {
+        self.mac.mac(string_to_sign.as_bytes())
     }
 }
 
@@ -372,17 +370,19 @@ impl SasFields {
     /// The string to sign for the blob or container at `canonical_resource`
     /// (`/blob/<account>/<container>[/<blob>]`).
     pub fn string_to_sign(&self, canonical_resource: &str) -> String {
-        let o = |v: &Option<String>| v.clone().unwrap_or_default();
-        [
+        fn o(v: &Option<String>) -> &str {
+            v.as_deref().unwrap_or_default()
+        }
+        let fields = [
             o(&self.permissions),
             o(&self.start),
             o(&self.expiry),
-            canonical_resource.to_owned(),
+            canonical_resource,
             o(&self.identifier),
             o(&self.ip),
             o(&self.protocol),
-            self.version.clone(),
-            self.resource.clone(),
+            &self.version,
+            &self.resource,
             o(&self.snapshot),
             o(&self.encryption_scope),
             o(&self.cache_control),
@@ -390,53 +390,76 @@ impl SasFields {
             o(&self.content_encoding),
             o(&self.content_language),
             o(&self.content_type),
-        ]
-        .join("\n")
+        ];
+        let mut out = String::with_capacity(fields.iter().map(|f| f.len() + 1).sum());
+        for (i, field) in fields.into_iter().enumerate() {
+            if i > 0 {
+                out.push('\n');
+            }
+            out.push_str(field);
+        }
+        out
     }
 
     /// The SAS query with `sig`, in the SDK's order.
     pub fn query(&self, sig: &str) -> String {
-        let fields = [
-            ("st", &self.start),
-            ("se", &self.expiry),
-            ("sp", &self.permissions),
-            ("sip", &self.ip),
-            ("spr", &self.protocol),
-            ("sv", &Some(self.version.clone())),
-            ("si", &self.identifier),
-            ("sr", &Some(self.resource.clone())),
-            ("ses", &self.encryption_scope),
-            ("rscc", &self.cache_control),
-            ("rscd", &self.content_disposition),
-            ("rsce", &self.content_encoding),
-            ("rscl", &self.content_language),
-            ("rsct", &self.content_type),
-            ("sig", &Some(sig.to_owned())),
-        ];
         let mut out = String::new();
+        self.push_query(&mut out, sig);
+        out
+    }
+
+    /// Appends [`Self::query`] to `out`.
+    fn push_query(&self, out: &mut String, sig: &str) {
+        let fields = [
+            ("st", self.start.as_deref()),
+            ("se", self.expiry.as_deref()),
+            ("sp", self.permissions.as_deref()),
+            ("sip", self.ip.as_deref()),
+            ("spr", self.protocol.as_deref()),
+            ("sv", Some(self.version.as_str())),
+            ("si", self.identifier.as_deref()),
+            ("sr", Some(self.resource.as_str())),
+            ("ses", self.encryption_scope.as_deref()),
+            ("rscc", self.cache_control.as_deref()),
+            ("rscd", self.content_disposition.as_deref()),
+            ("rsce", self.content_encoding.as_deref()),
+            ("rscl", self.content_language.as_deref()),
+            ("rsct", self.content_type.as_deref()),
+            ("sig", Some(sig)),
+        ];
+        out.reserve(
+            fields
+                .iter()
+                .map(|(n, v)| v.map_or(0, |v| n.len() + v.len() + 8))
+                .sum(),
+        );
+        let mut first = true;
         for (name, value) in fields {
             if let Some(value) = value {
-                if !out.is_empty() {
+                if !first {
                     out.push('&');
                 }
-                let _ = write!(out, "{name}={}", encode(value));
+                first = false;
+                out.push_str(name);
+                out.push('=');
+                push_encoded(out, value);
             }
         }
-        out
     }
 }
 
 /// Percent-encodes a SAS value as the SDK does: every byte outside A-Z a-z 0-9 - . _ ~ / as %XX.
-fn encode(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 8);
+fn push_encoded(out: &mut String, text: &str) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
     for &b in text.as_bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'/') {
-            out.push(b as char);
+            out.push(char::from(b));
         } else {
-            let _ = write!(out, "%{b:02X}");
+            out.push('%');
+            out.push(char::from(HEX[usize::from(b >> 4)]));
+            out.push(char::from(HEX[usize::from(b & 15)]));
         }
     }
-    out
 }
 
 /// Whether `ip` is the address or within the inclusive range `sip` names.
@@ -566,15 +589,13 @@ impl Provider for AzureBlob {
         }
         let fields = self.fields(grant, content_disposition)?;
         let string_to_sign = fields.string_to_sign(&location.canonical_resource(&blob));
-        let mac = self.keys[self.active]
-            .sign(&string_to_sign)
-            .ok_or(Error::Crypto)?;
-        Ok(format!(
-            "{}{}?{}",
-            parsed.origin,
-            parsed.path,
-            fields.query(&b64_standard(&mac))
-        ))
+        let mac = self.keys[self.active].sign(&string_to_sign);
+        let mut out = String::with_capacity(url.len() + 160);
+        out.push_str(parsed.origin);
+        out.push_str(parsed.path);
+        out.push('?');
+        fields.push_query(&mut out, &b64_standard(&mac));
+        Ok(out)
     }
 
     fn sign_prefix(
@@ -643,10 +664,7 @@ impl Provider for AzureBlob {
         let key = self
             .keys
             .iter()
-            .find(|k| {
-                k.sign(&string_to_sign)
-                    .is_some_and(|mac| ct_eq(&mac, &given))
-            })
+            .find(|k| ct_eq(&k.sign(&string_to_sign), &given))
             .ok_or(Denial::InvalidSignature)?;
         let expiry = fields.expiry.as_deref().ok_or(Denial::NoExpiry)?;
         let expires = parse_extended(expiry).ok_or(Denial::Malformed)?;

@@ -53,9 +53,10 @@ pub(crate) fn md5(data: &[u8]) -> Result<Vec<u8>, ErrorStack> {
     Ok(md5::Md5::digest(data).to_vec())
 }
 
-/// SHA-256 of `data`.
-pub(crate) fn sha256(data: &[u8]) -> Result<Vec<u8>, ErrorStack> {
-    Ok(openssl::hash::hash(MessageDigest::sha256(), data)?.to_vec())
+/// SHA-256 of `data` (OpenSSL's one-shot `SHA256`, which skips the EVP algorithm fetch a
+/// `MessageDigest` hash pays on every call).
+pub(crate) fn sha256(data: &[u8]) -> [u8; 32] {
+    openssl::sha::sha256(data)
 }
 
 /// Equality of two byte strings in time independent of where they differ.

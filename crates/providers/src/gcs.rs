@@ -428,7 +428,7 @@ fn scope(date: &str) -> String {
 }
 
 fn string_to_sign(algorithm: &str, timestamp: &str, date: &str, canonical: &str) -> String {
-    let digest = sha256(canonical.as_bytes()).unwrap_or_default();
+    let digest = sha256(canonical.as_bytes());
     format!(
         "{algorithm}\n{timestamp}\n{}\n{}",
         scope(date),

@@ -76,31 +76,61 @@ impl Civil {
 
     /// `YYYY-MM-DD`.
     pub fn date(&self) -> String {
-        format!("{:04}-{:02}-{:02}", self.year, self.month, self.day)
+        let mut out = String::with_capacity(10);
+        self.push_date(&mut out, Some('-'));
+        out
+    }
+
+    /// The date fields, separated by `sep` when given.
+    fn push_date(&self, out: &mut String, sep: Option<char>) {
+        push_digits(out, self.year, 4);
+        out.extend(sep);
+        push_digits(out, self.month, 2);
+        out.extend(sep);
+        push_digits(out, self.day, 2);
+    }
+
+    /// `T`, the time fields separated by `sep` when given, and `Z`.
+    fn push_time(&self, out: &mut String, sep: Option<char>) {
+        out.push('T');
+        push_digits(out, self.hour, 2);
+        out.extend(sep);
+        push_digits(out, self.minute, 2);
+        out.extend(sep);
+        push_digits(out, self.second, 2);
+        out.push('Z');
     }
 
     /// `YYYYMMDD`.
     pub fn basic_date(&self) -> String {
-        format!("{:04}{:02}{:02}", self.year, self.month, self.day)
+        let mut out = String::with_capacity(8);
+        self.push_date(&mut out, None);
+        out
     }
 
     /// `YYYYMMDDTHHMMSSZ`.
     pub fn basic(&self) -> String {
-        format!(
-            "{}T{:02}{:02}{:02}Z",
-            self.basic_date(),
-            self.hour,
-            self.minute,
-            self.second
-        )
+        let mut out = String::with_capacity(16);
+        self.push_date(&mut out, None);
+        self.push_time(&mut out, None);
+        out
     }
 
     /// `YYYY-MM-DDTHH:MM:SSZ`.
     pub fn extended(&self) -> String {
-        format!(
-            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
-            self.year, self.month, self.day, self.hour, self.minute, self.second
-        )
+        let mut out = String::with_capacity(20);
+        self.push_date(&mut out, Some('-'));
+        self.push_time(&mut out, Some(':'));
+        out
+    }
+}
+
+/// Appends the last `width` decimal digits of `value`, zero-padded (every field here fits its
+/// width: years are at most 9999).
+fn push_digits(out: &mut String, value: u64, width: u32) {
+    for place in (0..width).rev() {
+        let digit = (value / 10u64.pow(place)) % 10;
+        out.push(char::from(b'0' + digit as u8));
     }
 }
 
@@ -243,6 +273,23 @@ mod tests {
             assert_eq!(c.to_unix(), Some(t), "{c:?}");
             assert_eq!(parse_basic(&c.basic()), Some(t));
             assert_eq!(parse_extended(&c.extended()), Some(t));
+        }
+    }
+
+    proptest::proptest! {
+        /// The digit-by-digit writers spell every moment as `format!`'s zero-padded fields do.
+        #[test]
+        fn every_moment_is_spelled_as_format_spells_it(t in 0..=MAX_TIME) {
+            let c = Civil::from_unix(t).unwrap();
+            let (y, mo, d) = (c.year, c.month, c.day);
+            let (h, mi, s) = (c.hour, c.minute, c.second);
+            proptest::prop_assert_eq!(c.date(), format!("{y:04}-{mo:02}-{d:02}"));
+            proptest::prop_assert_eq!(c.basic_date(), format!("{y:04}{mo:02}{d:02}"));
+            proptest::prop_assert_eq!(c.basic(), format!("{y:04}{mo:02}{d:02}T{h:02}{mi:02}{s:02}Z"));
+            proptest::prop_assert_eq!(
+                c.extended(),
+                format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}Z")
+            );
         }
     }
 }

@@ -32,8 +32,15 @@ impl HmacSha256 {
     }
 
     pub(crate) fn mac(&self, data: &[u8]) -> [u8; 32] {
+        self.mac_parts(&[data])
+    }
+
+    /// The MAC of `parts` one after the other, as if joined (no buffer to join them in).
+    pub(crate) fn mac_parts(&self, parts: &[&[u8]]) -> [u8; 32] {
         let mut inner = self.inner.clone();
-        inner.update(data);
+        for part in parts {
+            inner.update(part);
+        }
         let mut outer = self.outer.clone();
         outer.update(&inner.finish());
         outer.finish()
@@ -75,6 +82,10 @@ mod tests {
             hex::encode(HmacSha256::new(b"").mac(b"")),
             "b613679a0814d9ec772f95d778c35fc5ff1697c493715653c6c712144292c5ad"
         );
+        let joined = HmacSha256::new(b"Jefe").mac(b"what do ya want for nothing?");
+        let parts =
+            HmacSha256::new(b"Jefe").mac_parts(&[b"what do ", b"", b"ya want for nothing?"]);
+        assert_eq!(parts, joined);
         for len in [1, 63, 64, 65, 200] {
             let key = vec![0x5a; len];
             let mac = HmacSha256::new(&key).mac(b"signgate");

@@ -108,7 +108,12 @@ pub fn host(origin: &str) -> &str {
 
 /// The canonical request of a presigned URL (signed header `host`, payload unsigned), with
 /// `query` (encoded name and value pairs, the signature excluded) sorted here.
-pub fn request(method: &str, uri: &str, query: &mut [(String, String)], host: &str) -> String {
+pub fn request<S: AsRef<str> + Ord>(
+    method: &str,
+    uri: &str,
+    query: &mut [(S, S)],
+    host: &str,
+) -> String {
     query.sort_unstable();
     let mut out = String::with_capacity(256 + uri.len());
     out.push_str(method);
@@ -119,9 +124,9 @@ pub fn request(method: &str, uri: &str, query: &mut [(String, String)], host: &s
         if i > 0 {
             out.push('&');
         }
-        out.push_str(name);
+        out.push_str(name.as_ref());
         out.push('=');
-        out.push_str(value);
+        out.push_str(value.as_ref());
     }
     out.push_str("\nhost:");
     out.push_str(host);

@@ -47,7 +47,7 @@ mod error;
 use std::sync::Mutex;
 
 use crate::crypto::{ct_eq, HmacSha256};
-use crate::encoding::hex_lower;
+use crate::encoding::{hex_lower, push_hex_lower};
 use crate::url::{Url, UrlError};
 use crate::{Credential, Delivery, EdgeRequest, Grant, Provider, Refusal, Scheme, Verified};
 pub use credentials::{AccessKeyId, Credentials, Method, Region, SecretAccessKey, SessionToken};
@@ -93,6 +93,11 @@ pub struct S3 {
     /// The signing key of the last day signed for: it depends only on the day, the region and
     /// the service, so four of the five HMACs of a signature are done once a day.
     day_key: Mutex<Option<(String, HmacSha256)>>,
+    /// `X-Amz-Credential` around its day, encoded once: `<key id>%2F` and
+    /// `%2F<region>%2Fs3%2Faws4_request`.
+    credential_parts: (String, String),
+    /// `X-Amz-Security-Token`, encoded once.
+    token_param: Option<String>,
 }
 
 impl std::fmt::Debug for S3 {
@@ -109,20 +114,31 @@ impl std::fmt::Debug for S3 {
 struct Prepared {
     canonical_request: String,
     amz_date: String,
-    /// `X-Amz-Algorithm=…&…` without the signature, in [`SIGNING_PARAMS`] order.
+    /// `?` or `&`, then `X-Amz-Algorithm=…&…` without the signature, in [`SIGNING_PARAMS`]
+    /// order.
     auth_query: String,
-    /// `?`, or `&` after the URL's own query.
-    separator: char,
 }
 
 impl S3 {
     /// Signs and verifies GET links.
     pub fn new(credentials: Credentials, region: Region) -> Self {
+        let mut prefix = canonical::encoded(credentials.access_key_id.as_str().as_bytes(), false);
+        prefix.push_str("%2F");
+        let suffix = canonical::encoded(
+            format!("/{}/s3/aws4_request", region.as_str()).as_bytes(),
+            false,
+        );
+        let token_param = credentials
+            .session_token
+            .as_ref()
+            .map(|t| canonical::encoded(t.as_str().as_bytes(), false));
         S3 {
             credentials,
             region,
             method: Method::Get,
             day_key: Mutex::new(None),
+            credential_parts: (prefix, suffix),
+            token_param,
         }
     }
 
@@ -135,11 +151,13 @@ impl S3 {
     /// The URL presigned for `method`.
     pub fn presign(&self, method: Method, url: &str, grant: &Grant) -> Result<String, Error> {
         let prepared = self.prepare(method, url, grant)?;
-        let signature = self.signature(&prepared.canonical_request, &prepared.amz_date);
-        Ok(format!(
-            "{url}{}{}&X-Amz-Signature={signature}",
-            prepared.separator, prepared.auth_query
-        ))
+        let signature = self.signature_bytes(&prepared.canonical_request, &prepared.amz_date);
+        let mut out = String::with_capacity(url.len() + prepared.auth_query.len() + 81);
+        out.push_str(url);
+        out.push_str(&prepared.auth_query);
+        out.push_str("&X-Amz-Signature=");
+        push_hex_lower(&mut out, &signature);
+        Ok(out)
     }
 
     /// The canonical request a presigned URL signs (to compare with a store's
@@ -163,9 +181,24 @@ impl S3 {
         let host = signing_host(&parsed)?;
         let uri = object_path(&parsed)?;
         let mut query = object_query(&parsed)?;
-        let auth = self.auth_params(&amz_date, expires_in);
-        let mut auth_query = String::with_capacity(256);
-        for (i, (name, value)) in auth.iter().enumerate() {
+        let (prefix, suffix) = &self.credential_parts;
+        let mut credential = String::with_capacity(prefix.len() + 8 + suffix.len());
+        credential.push_str(prefix);
+        credential.push_str(&amz_date[..8]);
+        credential.push_str(suffix);
+        let expires = expires_in.to_string();
+        // In SIGNING_PARAMS order, which is also the order they are appended in.
+        let auth = [
+            (SIGNING_PARAMS[0], ALGORITHM),
+            (SIGNING_PARAMS[1], credential.as_str()),
+            (SIGNING_PARAMS[2], amz_date.as_str()),
+            (SIGNING_PARAMS[3], expires.as_str()),
+            (SIGNING_PARAMS[4], "host"),
+        ];
+        let token = self.token_param.as_deref().map(|t| (SIGNING_PARAMS[5], t));
+        let mut auth_query = String::with_capacity(192 + token.map_or(0, |(_, t)| t.len()));
+        auth_query.push(parsed.separator());
+        for (i, (name, value)) in auth.iter().chain(token.iter()).enumerate() {
             if i > 0 {
                 auth_query.push('&');
             }
@@ -173,44 +206,18 @@ impl S3 {
             auth_query.push('=');
             auth_query.push_str(value);
         }
-        query.extend(auth.into_iter().map(|(n, v)| (n.to_owned(), v)));
+        query.extend(auth.into_iter().chain(token));
+        let canonical_request = canonical::request(method.as_str(), uri, &mut query, host);
         Ok(Prepared {
-            canonical_request: canonical::request(method.as_str(), uri, &mut query, host),
+            canonical_request,
             amz_date,
             auth_query,
-            separator: parsed.separator(),
         })
     }
 
     /// `yyyymmdd/region/s3/aws4_request`.
     fn scope(&self, day: &str) -> String {
         format!("{day}/{}/s3/aws4_request", self.region.as_str())
-    }
-
-    /// The signing parameters but the signature, values encoded, in [`SIGNING_PARAMS`] order.
-    fn auth_params(&self, amz_date: &str, expires_in: u64) -> Vec<(&'static str, String)> {
-        let credential = format!(
-            "{}/{}",
-            self.credentials.access_key_id.as_str(),
-            self.scope(&amz_date[..8])
-        );
-        let mut params = vec![
-            (SIGNING_PARAMS[0], ALGORITHM.to_owned()),
-            (
-                SIGNING_PARAMS[1],
-                canonical::encoded(credential.as_bytes(), false),
-            ),
-            (SIGNING_PARAMS[2], amz_date.to_owned()),
-            (SIGNING_PARAMS[3], expires_in.to_string()),
-            (SIGNING_PARAMS[4], "host".to_owned()),
-        ];
-        if let Some(token) = &self.credentials.session_token {
-            params.push((
-                SIGNING_PARAMS[5],
-                canonical::encoded(token.as_str().as_bytes(), false),
-            ));
-        }
-        params
     }
 
     /// The key of `day` (`yyyymmdd`), from the cache when it is that day's.
@@ -233,13 +240,30 @@ impl S3 {
 
     /// The hex signature of `canonical_request` made at `amz_date`.
     fn signature(&self, canonical_request: &str, amz_date: &str) -> String {
+        hex_lower(&self.signature_bytes(canonical_request, amz_date))
+    }
+
+    /// The signature: the HMAC of the string to sign (`AWS4-HMAC-SHA256`, the date, the scope
+    /// and the hex SHA-256 of the canonical request, one per line), fed to the MAC in its parts.
+    fn signature_bytes(&self, canonical_request: &str, amz_date: &str) -> [u8; 32] {
         let day = &amz_date[..8];
-        let string_to_sign = format!(
-            "{ALGORITHM}\n{amz_date}\n{}\n{}",
-            self.scope(day),
-            hex_lower(&openssl::sha::sha256(canonical_request.as_bytes()))
-        );
-        hex_lower(&self.signing_key(day).mac(string_to_sign.as_bytes()))
+        // OpenSSL's SHA256_* context, not the one-shot `sha256`, which OpenSSL 3 routes through
+        // an EVP algorithm fetch on every call.
+        let mut hasher = openssl::sha::Sha256::new();
+        hasher.update(canonical_request.as_bytes());
+        let mut digest = String::with_capacity(64);
+        push_hex_lower(&mut digest, &hasher.finish());
+        self.signing_key(day).mac_parts(&[
+            ALGORITHM.as_bytes(),
+            b"\n",
+            amz_date.as_bytes(),
+            b"\n",
+            day.as_bytes(),
+            b"/",
+            self.region.as_str().as_bytes(),
+            b"/s3/aws4_request\n",
+            digest.as_bytes(),
+        ])
     }
 }
 
@@ -279,21 +303,25 @@ fn object_path<'a>(url: &Url<'a>) -> Result<&'a str, Error> {
     if let Some(why) = canonical::non_canonical(url.path, true) {
         return Err(Error::NotCanonical(format!("path: {why}")));
     }
-    let decoded = canonical::decode(url.path, false).unwrap_or_default();
-    if std::str::from_utf8(&decoded).is_err() {
-        return Err(Error::NotCanonical("path: the key is not UTF-8".into()));
+    // Canonical text is ASCII: only its escapes can spell bytes that are not UTF-8.
+    if url.path.contains('%') {
+        let decoded = canonical::decode(url.path, false).unwrap_or_default();
+        if std::str::from_utf8(&decoded).is_err() {
+            return Err(Error::NotCanonical("path: the key is not UTF-8".into()));
+        }
     }
     Ok(url.path)
 }
 
 /// The query of an object's URL as (name, value) pairs, each already canonical.
-fn object_query(url: &Url<'_>) -> Result<Vec<(String, String)>, Error> {
-    let mut pairs: Vec<(String, String)> = Vec::new();
+/// (With room for the signing parameters, which join them in the canonical query.)
+fn object_query<'a>(url: &Url<'a>) -> Result<Vec<(&'a str, &'a str)>, Error> {
+    let mut pairs: Vec<(&str, &str)> = Vec::with_capacity(SIGNING_PARAMS.len() + 2);
     for (name, value) in url.pairs() {
         if !OBJECT_PARAMS.contains(&name) {
             return Err(Error::UnsupportedParameter(name.to_owned()));
         }
-        if pairs.iter().any(|(n, _)| n == name) {
+        if pairs.iter().any(|(n, _)| *n == name) {
             return Err(Error::DuplicateParameter(name.to_owned()));
         }
         if value.is_empty() {
@@ -302,7 +330,7 @@ fn object_query(url: &Url<'_>) -> Result<Vec<(String, String)>, Error> {
         if let Some(why) = canonical::non_canonical(value, false) {
             return Err(Error::NotCanonical(format!("{name}: {why}")));
         }
-        pairs.push((name.to_owned(), value.to_owned()));
+        pairs.push((name, value));
     }
     Ok(pairs)
 }
