@@ -29,40 +29,72 @@ pub const MAX_HEADER_BYTES: usize = 16 * 1024;
 /// The frame wraps the router from outside, as a plain function, rather than as axum layers:
 /// `Router::layer` puts a layer on each route, and each one clones its boxed inner service and
 /// boxes its future on every request (`bench/README.md` has the figures).
+///
+/// `GET {files_prefix}/...`, the route nearly every request takes, goes straight to its handler
+/// ([`crate::routes::object_route`]): the route table would send it to the same handler, after
+/// matching the path, percent-decoding the key into a parameter the handler does not read (it
+/// parses the raw path itself) and wrapping the handler's future three more times. HEAD, other
+/// methods and every other path go through the route table.
 #[derive(Clone)]
 pub struct Framed {
     service: Arc<Service>,
     router: Router,
+    /// `server.files_prefix` as the route table was built with it.
+    files_prefix: Arc<str>,
 }
 
 impl Framed {
-    pub fn new(service: Arc<Service>, router: Router) -> Self {
-        Framed { service, router }
+    pub fn new(service: Arc<Service>, router: Router, files_prefix: &str) -> Self {
+        Framed {
+            service,
+            router,
+            files_prefix: files_prefix.into(),
+        }
     }
 
     pub async fn answer(self, request: Request) -> Response {
-        let Framed { service, router } = self;
+        let Framed {
+            service,
+            router,
+            files_prefix,
+        } = self;
         request_frame(&service, request, |request| {
-            catch_panic(router.oneshot(request))
+            catch_panic(async {
+                if is_object_get(&request, &files_prefix) {
+                    crate::routes::object_route(&service, request).await
+                } else {
+                    router
+                        .oneshot(request)
+                        .await
+                        .unwrap_or_else(|never| match never {})
+                }
+            })
         })
         .await
     }
 }
 
+/// `GET {files_prefix}/...`: what the route table's two object routes (`{prefix}/{*key}` and
+/// `{prefix}/`) match for GET.
+fn is_object_get(request: &Request, files_prefix: &str) -> bool {
+    request.method() == Method::GET
+        && request
+            .uri()
+            .path()
+            .strip_prefix(files_prefix)
+            .is_some_and(|rest| rest.starts_with('/'))
+}
+
 /// Polls `route` inside `catch_unwind`: a handler that panics gets a 500 (its detail logged by
 /// the frame), and the connection and the worker live on.
-async fn catch_panic<F, E>(route: F) -> Response
+async fn catch_panic<F>(route: F) -> Response
 where
-    F: Future<Output = Result<Response, E>>,
+    F: Future<Output = Response>,
 {
     let mut route = std::pin::pin!(route);
     std::future::poll_fn(|cx| {
         match std::panic::catch_unwind(AssertUnwindSafe(|| route.as_mut().poll(cx))) {
-            Ok(Poll::Ready(Ok(response))) => Poll::Ready(response),
-            Ok(Poll::Ready(Err(_))) => {
-                Poll::Ready(AppError::internal("router failed").into_response())
-            }
-            Ok(Poll::Pending) => Poll::Pending,
+            Ok(poll) => poll,
             Err(_) => Poll::Ready(AppError::internal("handler panicked").into_response()),
         }
     })
@@ -208,13 +240,13 @@ mod tests {
             if true {
                 panic!("handler bug");
             }
-            Ok::<_, std::convert::Infallible>(StatusCode::OK.into_response())
+            StatusCode::OK.into_response()
         })
         .await;
         assert_eq!(panics.status(), StatusCode::INTERNAL_SERVER_ERROR);
         let answers = catch_panic(async {
             tokio::task::yield_now().await;
-            Ok::<_, std::convert::Infallible>(StatusCode::FOUND.into_response())
+            StatusCode::FOUND.into_response()
         })
         .await;
         assert_eq!(answers.status(), StatusCode::FOUND);

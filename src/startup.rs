@@ -90,8 +90,11 @@ pub async fn run_until(
         let app = service.app();
         (app.server.max_connections, app.server.header_read_timeout)
     };
-    let router =
-        crate::middleware::Framed::new(service.clone(), crate::routes::router(service, &prefix));
+    let router = crate::middleware::Framed::new(
+        service.clone(),
+        crate::routes::router(service, &prefix),
+        &prefix,
+    );
     tracing::info!(addr = %listeners.main.local_addr()?, "signgate listening");
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let server = accept_loop(listeners.main, router, metrics, limits, async move {

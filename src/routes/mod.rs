@@ -11,11 +11,13 @@ mod health;
 
 use std::sync::Arc;
 
+use axum::extract::{FromRequestParts, Request};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use axum::Router;
 
 use crate::error::AppError;
+use crate::flow::Caller;
 use crate::metrics::Metrics;
 use crate::paths;
 use crate::service::Service;
@@ -37,6 +39,15 @@ pub fn router(service: Arc<Service>, files_prefix: &str) -> Router {
         .route(paths::READYZ, get(health::readyz))
         .fallback(health::not_found)
         .with_state(service)
+}
+
+/// `GET {files_prefix}/...` without the route table (the request frame sends it here,
+/// [`crate::middleware::Framed`]): the same extractor and handler the table's object routes
+/// run.
+pub async fn object_route(service: &Arc<Service>, request: Request) -> Response {
+    let (mut parts, body) = request.into_parts();
+    let Ok(caller) = Caller::from_request_parts(&mut parts, service).await;
+    files::get_object(caller, Request::from_parts(parts, body)).await
 }
 
 /// The metrics listener's router.

@@ -29,7 +29,7 @@
 
 use std::net::IpAddr;
 
-use crate::crypto::{ct_eq, hmac, Digest};
+use crate::crypto::{ct_eq, Digest, MacKey};
 use crate::encoding::{decode_hex_lower, hex_lower};
 use crate::url::{Url, UrlError};
 use crate::{Credential, Delivery, EdgeRequest, Grant, Provider, Refusal, Scheme, Verified};
@@ -232,8 +232,9 @@ impl TokenSpec {
 /// The Akamai signer and verifier.
 #[derive(Clone, Debug)]
 pub struct Akamai {
-    key: HexKey,
-    transition: Option<HexKey>,
+    /// The key's and the transition key's HMAC states, their padded blocks hashed once.
+    key: MacKey,
+    transition: Option<MacKey>,
     config: Config,
 }
 
@@ -265,9 +266,10 @@ impl Akamai {
                 return Err(Error::BadSalt);
             }
         }
+        let mac = |key: &HexKey| MacKey::new(config.algorithm, &key.0);
         Ok(Akamai {
-            key,
-            transition,
+            key: mac(&key),
+            transition: transition.as_ref().map(mac),
             config,
         })
     }
@@ -332,17 +334,20 @@ impl Akamai {
     }
 
     /// The HMAC input: the fields, then `~url=` and `~salt=` when present.
-    fn mac(&self, key: &HexKey, fields: &str, url: Option<&str>) -> Option<Vec<u8>> {
-        let mut input = fields.to_owned();
-        if let Some(url) = url {
-            input.push_str("~url=");
-            input.push_str(url);
-        }
-        if let Some(salt) = &self.config.salt {
-            input.push_str("~salt=");
-            input.push_str(salt);
-        }
-        hmac(self.config.algorithm, &key.0, input.as_bytes()).ok()
+    fn mac(&self, key: &MacKey, fields: &str, url: Option<&str>) -> Option<Vec<u8>> {
+        let (url_label, url) = url.map_or(("", ""), |u| ("~url=", u));
+        let (salt_label, salt) = self
+            .config
+            .salt
+            .as_deref()
+            .map_or(("", ""), |s| ("~salt=", s));
+        Some(key.mac_parts(&[
+            fields.as_bytes(),
+            url_label.as_bytes(),
+            url.as_bytes(),
+            salt_label.as_bytes(),
+            salt.as_bytes(),
+        ]))
     }
 
     /// The URL a URL token signs for `url`: its path, and its query unless ignored.
@@ -497,7 +502,7 @@ impl Provider for Akamai {
         let signed_url = acl
             .is_none()
             .then(|| self.signed_url(url.path, Some(&query)));
-        let matches = |key: &HexKey| {
+        let matches = |key: &MacKey| {
             self.mac(key, fields, signed_url.as_deref())
                 .is_some_and(|m| ct_eq(&m, &given))
         };

@@ -34,7 +34,7 @@
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
-use crate::crypto::{ct_eq, hmac, Digest};
+use crate::crypto::{ct_eq, Digest, MacKey};
 use crate::encoding::{
     b64url_unpadded, decode_b64url_unpadded, percent_decode, percent_encode_component,
 };
@@ -194,13 +194,17 @@ pub struct TokenOptions {
 /// The Bunny CDN signer and verifier for one pull zone.
 #[derive(Clone, Debug)]
 pub struct Bunny {
-    key: SecurityKey,
+    /// HMAC-SHA256 under the zone's security key, its padded blocks hashed once.
+    key: MacKey,
     ip_binding: IpBinding,
 }
 
 impl Bunny {
     pub fn new(key: SecurityKey, ip_binding: IpBinding) -> Self {
-        Bunny { key, ip_binding }
+        Bunny {
+            key: MacKey::new(Digest::Sha256, key.0.as_bytes()),
+            ip_binding,
+        }
     }
 
     /// Signs `url` with every option the scheme has.
@@ -272,13 +276,21 @@ impl Bunny {
         ip: Option<&[u8]>,
         params: &BTreeMap<String, String>,
     ) -> Option<Vec<u8>> {
-        let signing_data: Vec<String> = params.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        let mut message = Vec::new();
-        message.extend_from_slice(signature_path.as_bytes());
-        message.extend_from_slice(expires.to_string().as_bytes());
-        message.extend_from_slice(ip.unwrap_or_default());
-        message.extend_from_slice(signing_data.join("&").as_bytes());
-        hmac(Digest::Sha256, self.key.0.as_bytes(), &message).ok()
+        let mut signing_data = String::new();
+        for (i, (k, v)) in params.iter().enumerate() {
+            if i > 0 {
+                signing_data.push('&');
+            }
+            signing_data.push_str(k);
+            signing_data.push('=');
+            signing_data.push_str(v);
+        }
+        Some(self.key.mac_parts(&[
+            signature_path.as_bytes(),
+            expires.to_string().as_bytes(),
+            ip.unwrap_or_default(),
+            signing_data.as_bytes(),
+        ]))
     }
 
     fn token(

@@ -47,6 +47,55 @@ pub(crate) fn hmac(digest: Digest, key: &[u8], data: &[u8]) -> Result<Vec<u8>, E
     })
 }
 
+/// HMAC under one key, many messages: the key's padded blocks are hashed once, when the key is
+/// loaded, and each MAC starts from a copy of that state (two compressions fewer per signature,
+/// which for a URL-sized message is a third to a half of the MAC).
+#[derive(Clone)]
+pub(crate) enum MacKey {
+    Sha1(Hmac<sha1::Sha1>),
+    Sha256(Hmac<sha2::Sha256>),
+    Md5(Hmac<md5::Md5>),
+}
+
+impl std::fmt::Debug for MacKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MacKey(<redacted>)")
+    }
+}
+
+impl MacKey {
+    pub(crate) fn new(digest: Digest, key: &[u8]) -> Self {
+        fn keyed<M: Mac + hmac::digest::KeyInit>(key: &[u8]) -> M {
+            <M as Mac>::new_from_slice(key).expect("HMAC accepts any key length")
+        }
+        match digest {
+            Digest::Sha1 => MacKey::Sha1(keyed(key)),
+            Digest::Sha256 => MacKey::Sha256(keyed(key)),
+            Digest::Md5 => MacKey::Md5(keyed(key)),
+        }
+    }
+
+    /// The MAC of `parts` one after the other, as if joined.
+    pub(crate) fn mac_parts(&self, parts: &[&[u8]]) -> Vec<u8> {
+        fn run<M: Mac + Clone>(keyed: &M, parts: &[&[u8]]) -> Vec<u8> {
+            let mut mac = keyed.clone();
+            for part in parts {
+                mac.update(part);
+            }
+            mac.finalize().into_bytes().to_vec()
+        }
+        match self {
+            MacKey::Sha1(m) => run(m, parts),
+            MacKey::Sha256(m) => run(m, parts),
+            MacKey::Md5(m) => run(m, parts),
+        }
+    }
+
+    pub(crate) fn mac(&self, data: &[u8]) -> Vec<u8> {
+        self.mac_parts(&[data])
+    }
+}
+
 /// MD5 of `data` (nginx `secure_link_md5`; not a MAC).
 pub(crate) fn md5(data: &[u8]) -> Result<Vec<u8>, ErrorStack> {
     use md5::Digest as _;
@@ -162,5 +211,31 @@ impl RsaPrivate {
                 v.verify(signature)
             })
             .unwrap_or(false)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_keyed_mac_is_the_hmac_of_the_joined_parts_under_every_digest_and_key_length() {
+        for digest in [Digest::Sha1, Digest::Sha256, Digest::Md5] {
+            for len in [0, 1, 16, 63, 64, 65, 200] {
+                let key = vec![0xa5; len];
+                let keyed = MacKey::new(digest, &key);
+                let whole = hmac(digest, &key, b"https://cdn.example.com/a?Expires=1").unwrap();
+                assert_eq!(keyed.mac(b"https://cdn.example.com/a?Expires=1"), whole);
+                let parts = keyed.mac_parts(&[b"https://cdn.example.com/a", b"", b"?Expires=1"]);
+                assert_eq!(parts, whole, "{digest:?} {len}");
+                // The state is copied, not consumed: the same key gives the same MAC again.
+                assert_eq!(keyed.mac(b"https://cdn.example.com/a?Expires=1"), whole);
+            }
+        }
+        // RFC 2202 test case 2 (HMAC-SHA1 with the key "Jefe").
+        assert_eq!(
+            hex::encode(MacKey::new(Digest::Sha1, b"Jefe").mac(b"what do ya want for nothing?")),
+            "effcdf6ae5eb2fa2d27416d5f184df9c259a7c79"
+        );
     }
 }

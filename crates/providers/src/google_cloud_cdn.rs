@@ -20,7 +20,7 @@
 //! (Longer than 300 lines on purpose: one scheme, the key set, the three forms and their verifier, read in one place against
 //! its specification.)
 
-use crate::crypto::{ct_eq, hmac, Digest};
+use crate::crypto::{ct_eq, Digest, MacKey};
 use crate::encoding::{b64url_padded, decode_b64url_padded, has_standard_alphabet};
 use crate::url::{Url, UrlError};
 use crate::{Credential, Delivery, EdgeRequest, Grant, Provider, Refusal, Scheme, Verified};
@@ -131,7 +131,8 @@ impl KeyName {
 #[derive(Clone)]
 pub struct Key {
     name: KeyName,
-    secret: [u8; 16],
+    /// HMAC-SHA1 under the 16-byte secret, its padded blocks hashed once.
+    mac: MacKey,
 }
 
 impl std::fmt::Debug for Key {
@@ -154,7 +155,10 @@ impl Key {
             name: name.0.clone(),
             len: bytes.len(),
         })?;
-        Ok(Key { name, secret })
+        Ok(Key {
+            name,
+            mac: MacKey::new(Digest::Sha1, &secret),
+        })
     }
 
     pub fn name(&self) -> &KeyName {
@@ -162,7 +166,7 @@ impl Key {
     }
 
     fn mac(&self, data: &str) -> Option<Vec<u8>> {
-        hmac(Digest::Sha1, &self.secret, data.as_bytes()).ok()
+        Some(self.mac.mac(data.as_bytes()))
     }
 }
 

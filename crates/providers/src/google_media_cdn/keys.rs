@@ -1,7 +1,7 @@
 //! Media CDN key material: Ed25519 keys (the keyset holds their public halves) and HMAC shared
 //! keys, by name, in a keyset of at most three of each with one active key.
 
-use crate::crypto::{ct_eq, hmac, Digest, Ed25519Private, Ed25519Public};
+use crate::crypto::{ct_eq, Digest, Ed25519Private, Ed25519Public, MacKey};
 use crate::encoding::{decode_b64url_any, hex_lower};
 use crate::google_cloud_cdn::KeyName;
 
@@ -24,7 +24,8 @@ enum Kind {
         public: Ed25519Public,
     },
     Hmac {
-        secret: Vec<u8>,
+        /// The HMAC state under the secret, its padded blocks hashed once.
+        mac: MacKey,
         digest: Digest,
     },
 }
@@ -118,7 +119,10 @@ impl SigningKey {
         }
         Ok(SigningKey {
             name,
-            kind: Kind::Hmac { secret, digest },
+            kind: Kind::Hmac {
+                mac: MacKey::new(digest, &secret),
+                digest,
+            },
         })
     }
 
@@ -142,7 +146,7 @@ impl SigningKey {
     pub(crate) fn sign(&self, data: &[u8]) -> Result<Vec<u8>, Error> {
         match &self.kind {
             Kind::Ed25519 { private, .. } => private.sign(data).map_err(|_| Error::Crypto),
-            Kind::Hmac { secret, digest } => hmac(*digest, secret, data).map_err(|_| Error::Crypto),
+            Kind::Hmac { mac, .. } => Ok(mac.mac(data)),
         }
     }
 
@@ -158,9 +162,7 @@ impl SigningKey {
     pub(crate) fn verify(&self, data: &[u8], signature: &[u8]) -> bool {
         match &self.kind {
             Kind::Ed25519 { public, .. } => public.verify(data, signature),
-            Kind::Hmac { secret, digest } => {
-                hmac(*digest, secret, data).is_ok_and(|mac| ct_eq(&mac, signature))
-            }
+            Kind::Hmac { mac, .. } => ct_eq(&mac.mac(data), signature),
         }
     }
 }
