@@ -61,7 +61,9 @@ impl Framed {
         request_frame(&service, request, |request| {
             catch_panic(async {
                 if is_object_get(&request, &files_prefix) {
-                    crate::routes::object_route(&service, request).await
+                    // Boxed, as the route table boxes a handler's future: inline, its ~8 KB
+                    // would be copied each time the frame's futures are built and moved.
+                    Box::pin(crate::routes::object_route(&service, request)).await
                 } else {
                     router
                         .oneshot(request)

@@ -136,3 +136,55 @@ async fn download_names_go_into_the_signed_url() {
     .await;
     assert_eq!(status, 400);
 }
+
+/// GET under the files prefix skips the route table (the request frame answers it directly);
+/// everything else still goes through it. Both must answer as the table's object routes would.
+#[tokio::test]
+async fn the_object_route_answers_as_the_route_table_does_for_every_method_and_prefix() {
+    let app = spawn_app(&[("server.files_prefix", json!("/media"))]).await;
+    let t = token("alice", json!({}));
+    let r = app.get("/media/public/a.txt", Some(&t)).await;
+    assert_eq!(r.status(), 302);
+    verify(&location(&r), None);
+    // Not under the prefix: no object route, and nothing signed.
+    for path in ["/files/public/a.txt", "/mediax/public/a.txt", "/media"] {
+        let r = app.get(path, Some(&t)).await;
+        assert_eq!(r.status(), 404, "{path}");
+        assert!(r.headers().get("location").is_none(), "{path}");
+    }
+    // The prefix with an empty key: the table's `{prefix}/` route, a 400 for the key.
+    let r = app.get("/media/", Some(&t)).await;
+    assert_eq!(r.status(), 400);
+    // Other methods on an object path: the table's 405, naming GET and HEAD.
+    for method in [reqwest::Method::POST, reqwest::Method::PUT, reqwest::Method::DELETE] {
+        let r = app
+            .client
+            .request(method.clone(), app.url("/media/public/a.txt"))
+            .bearer_auth(&t)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 405, "{method}");
+        let allow = r.headers()["allow"].to_str().unwrap().to_owned();
+        assert!(allow.contains("GET") && allow.contains("HEAD"), "{allow}");
+        assert!(r.headers().get("location").is_none());
+    }
+    // HEAD still goes through the table and is answered like GET.
+    let r = app
+        .client
+        .head(app.url("/media/public/a.txt"))
+        .bearer_auth(&t)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 302);
+    // Both paths count their answers under the same route: the GET and the HEAD 302s.
+    let metrics = app.metrics_text().await;
+    let signed: f64 = metrics
+        .lines()
+        .filter(|l| l.starts_with("signgate_requests_total{"))
+        .filter(|l| l.contains(r#"route="files""#) && l.contains(r#"status="302""#))
+        .map(|l| l.rsplit(' ').next().unwrap().parse::<f64>().unwrap())
+        .sum();
+    assert_eq!(signed, 2.0, "{metrics}");
+}
