@@ -156,7 +156,9 @@ async fn request_frame<F: Future<Output = Response>>(
         Some(refusal) => refuse(refusal),
         None => {
             let span = crate::telemetry::make_span(&request, &id);
-            let answer = tokio::time::timeout(timeout, route(request));
+            // Boxed once here, so that the timeout, the request id's scope and the span wrap
+            // a pointer rather than copying the route's future into each of them.
+            let answer = tokio::time::timeout(timeout, Box::pin(route(request)));
             match crate::telemetry::with_request(id.clone(), answer)
                 .instrument(span)
                 .await

@@ -156,7 +156,11 @@ async fn the_object_route_answers_as_the_route_table_does_for_every_method_and_p
     let r = app.get("/media/", Some(&t)).await;
     assert_eq!(r.status(), 400);
     // Other methods on an object path: the table's 405, naming GET and HEAD.
-    for method in [reqwest::Method::POST, reqwest::Method::PUT, reqwest::Method::DELETE] {
+    for method in [
+        reqwest::Method::POST,
+        reqwest::Method::PUT,
+        reqwest::Method::DELETE,
+    ] {
         let r = app
             .client
             .request(method.clone(), app.url("/media/public/a.txt"))
