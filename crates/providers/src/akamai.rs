@@ -30,7 +30,7 @@
 use std::net::IpAddr;
 
 use crate::crypto::{ct_eq, Digest, MacKey};
-use crate::encoding::{decode_hex_lower, hex_lower};
+use crate::encoding::{decode_hex_lower, push_hex_lower};
 use crate::url::{Url, UrlError};
 use crate::{Credential, Delivery, EdgeRequest, Grant, Provider, Refusal, Scheme, Verified};
 
@@ -280,9 +280,18 @@ impl Akamai {
 
     /// The token for `spec` (without the `name=`).
     pub fn token(&self, spec: &TokenSpec) -> Result<String, Error> {
-        let mut fields = Vec::new();
+        // The fields, `~` between them, written into the token itself.
+        let mut fields = String::with_capacity(192);
+        let mut field = |name: &str, value: &str| {
+            if !fields.is_empty() {
+                fields.push('~');
+            }
+            fields.push_str(name);
+            fields.push('=');
+            fields.push_str(value);
+        };
         if let Some(ip) = spec.ip {
-            fields.push(format!("ip={}", ip.to_canonical()));
+            field("ip", &ip.to_canonical().to_string());
         }
         for t in spec.start.iter().chain([&spec.end]) {
             if *t > MAX_TIME {
@@ -296,9 +305,9 @@ impl Akamai {
                     end: spec.end,
                 });
             }
-            fields.push(format!("st={start}"));
+            field("st", &start.to_string());
         }
-        fields.push(format!("exp={}", spec.end));
+        field("exp", &spec.end.to_string());
         let mut url = None;
         match &spec.scope {
             TokenScope::Acl(acls) => {
@@ -308,7 +317,7 @@ impl Akamai {
                 for acl in acls {
                     check_acl(acl)?;
                 }
-                fields.push(format!("acl={}", acls.join("!")));
+                field("acl", &acls.join("!"));
             }
             TokenScope::Url(u) => {
                 if !u.starts_with('/') || !u.chars().all(|c| c.is_ascii_graphic() && c != '~') {
@@ -322,15 +331,16 @@ impl Akamai {
         }
         if let Some(id) = &spec.session_id {
             field_value(id, "id")?;
-            fields.push(format!("id={id}"));
+            field("id", id);
         }
         if let Some(data) = &spec.data {
             field_value(data, "data")?;
-            fields.push(format!("data={data}"));
+            field("data", data);
         }
-        let fields = fields.join("~");
         let mac = self.mac(&self.key, &fields, url).ok_or(Error::Crypto)?;
-        Ok(format!("{fields}~hmac={}", hex_lower(&mac)))
+        fields.push_str("~hmac=");
+        push_hex_lower(&mut fields, &mac);
+        Ok(fields)
     }
 
     /// The HMAC input: the fields, then `~url=` and `~salt=` when present.
@@ -409,11 +419,14 @@ impl Provider for Akamai {
             )
         };
         let token = self.token(&spec)?;
-        Ok(format!(
-            "{url}{}{}={token}",
-            parsed.separator(),
-            self.token_name()
-        ))
+        let name = self.token_name();
+        let mut signed = String::with_capacity(url.len() + name.len() + token.len() + 2);
+        signed.push_str(url);
+        signed.push(parsed.separator());
+        signed.push_str(name);
+        signed.push('=');
+        signed.push_str(&token);
+        Ok(signed)
     }
 
     fn sign_prefix(

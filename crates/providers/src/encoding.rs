@@ -25,6 +25,11 @@ pub(crate) fn b64url_padded(bytes: &[u8]) -> String {
     URL_PADDED.encode(bytes)
 }
 
+/// Appends `bytes` in padded base64url.
+pub(crate) fn push_b64url_padded(out: &mut String, bytes: &[u8]) {
+    URL_PADDED.encode_string(bytes, out)
+}
+
 /// base64url without padding (Media CDN tokens, Bunny, nginx).
 pub(crate) fn b64url_unpadded(bytes: &[u8]) -> String {
     URL_SAFE_NO_PAD.encode(bytes)

@@ -244,12 +244,16 @@ impl CloudCdn {
         check_grant(grant)?;
         let parsed = Url::parse(url)?;
         parsed.refuse_params(&RESERVED_PARAMS)?;
-        Ok(format!(
-            "{url}{}Expires={}&KeyName={}",
-            parsed.separator(),
-            grant.expires,
-            self.keys.active().name.0
-        ))
+        let name = &self.keys.active().name.0;
+        // Room for the signature too (`&Signature=` and 28 characters): `sign_url` appends it.
+        let mut out = String::with_capacity(url.len() + name.len() + 80);
+        out.push_str(url);
+        out.push(parsed.separator());
+        out.push_str("Expires=");
+        out.push_str(&grant.expires.to_string());
+        out.push_str("&KeyName=");
+        out.push_str(name);
+        Ok(out)
     }
 
     /// The cookie value for `prefix`, without the cookie name.
@@ -385,9 +389,11 @@ impl Provider for CloudCdn {
     }
 
     fn sign_url(&self, url: &str, grant: &Grant) -> Result<String, crate::Error> {
-        let to_sign = self.url_to_sign(url, grant)?;
-        let signature = self.signature(&to_sign)?;
-        Ok(format!("{to_sign}&Signature={signature}"))
+        let mut signed = self.url_to_sign(url, grant)?;
+        let mac = self.keys.active().mac(&signed).ok_or(Error::Crypto)?;
+        signed.push_str("&Signature=");
+        crate::encoding::push_b64url_padded(&mut signed, &mac);
+        Ok(signed)
     }
 
     fn sign_prefix(
