@@ -9,17 +9,25 @@ use crate::encoding::decode_b64url_any;
 /// `$uri` for a raw path: percent-decoded; `None` where nginx would normalize it first (dot
 /// segments, `//`, an encoded `/` or NUL), so that a signer never guesses nginx's rewriting.
 pub(crate) fn nginx_uri(path: &str) -> Option<Vec<u8>> {
-    let lower = path.to_ascii_lowercase();
-    if !path.starts_with('/')
-        || path.contains("//")
-        || lower.contains("%2f")
-        || lower.contains("%00")
-    {
+    if !path.starts_with('/') || path.contains("//") {
         return None;
     }
-    let decoded: Vec<u8> = percent_encoding::percent_decode_str(path).collect();
-    let text = String::from_utf8_lossy(&decoded);
-    if text.split('/').any(|seg| seg == "." || seg == "..") || text.contains("//") {
+    // Without a `%` the path is its own decoded form (no `%2F` or `%00` can hide in it).
+    let decoded: Vec<u8> = if path.contains('%') {
+        let lower = path.to_ascii_lowercase();
+        if lower.contains("%2f") || lower.contains("%00") {
+            return None;
+        }
+        percent_encoding::percent_decode_str(path).collect()
+    } else {
+        path.as_bytes().to_vec()
+    };
+    // Dot segments and empty ones, after decoding (bytes: a segment of dots is ASCII, and no
+    // invalid UTF-8 sequence can read as `.` or `/`).
+    let dots = decoded
+        .split(|&b| b == b'/')
+        .any(|seg| seg == b"." || seg == b"..");
+    if dots || decoded.windows(2).any(|w| w == b"//") {
         return None;
     }
     Some(decoded)
@@ -128,6 +136,32 @@ pub(crate) fn decode_hash(text: &str) -> Option<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The first, plainer reading of `$uri` (lowercased copy, decoded, read as text), kept here
+    /// as the reference the faster one must agree with.
+    fn nginx_uri_reference(path: &str) -> Option<Vec<u8>> {
+        let lower = path.to_ascii_lowercase();
+        if !path.starts_with('/')
+            || path.contains("//")
+            || lower.contains("%2f")
+            || lower.contains("%00")
+        {
+            return None;
+        }
+        let decoded: Vec<u8> = percent_encoding::percent_decode_str(path).collect();
+        let text = String::from_utf8_lossy(&decoded);
+        if text.split('/').any(|seg| seg == "." || seg == "..") || text.contains("//") {
+            return None;
+        }
+        Some(decoded)
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_uri_is_read_as_the_reference_reads_it(path in "(/|a|\\.|%|2|f|F|0|e|E|C|3|A|9|%2[eEfF]|%00|%C3%A9|%FF|~)*") {
+            proptest::prop_assert_eq!(nginx_uri(&path), nginx_uri_reference(&path));
+        }
+    }
 
     #[test]
     fn ipv6_is_printed_as_nginx_prints_it() {
