@@ -2,7 +2,9 @@
 //! RustCrypto crates (`hmac`, `sha1`, `sha2`, `md-5`); Ed25519 keys parsed and verified by
 //! OpenSSL and signed by aws-lc ([`Ed25519Private`]); plain SHA-256 and RSA PKCS#1 v1.5 with SHA-256 (GCS
 //! service accounts) and the constant-time comparison from OpenSSL (see docs/decisions/0001;
-//! S3's SigV4 keeps its own HMAC-SHA256 with the key's pads precomputed, `hmac_sha256`).
+//! S3's SigV4 and Azure's SAS keep their own HMAC-SHA256 with the key's pads precomputed on
+//! OpenSSL's SHA-256 context, `hmac_sha256`; every other long-lived HMAC key keeps its RustCrypto
+//! state keyed once, [`MacKey`]).
 //!
 //! Why not OpenSSL for the digests: OpenSSL 3 looks up the algorithm's implementation (name
 //! maps, property queries, read-write locks) every time a digest is set up, and for an HMAC also
