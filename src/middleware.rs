@@ -136,11 +136,13 @@ async fn request_frame<F: Future<Output = Response>>(
     };
     let id = match request.headers().get(&REQUEST_ID) {
         Some(v) if from_proxy && acceptable_id(v) => v.clone(),
-        _ => {
+        // One the client chose is replaced, so nothing past the frame can read it as ours.
+        Some(_) => {
             let id = new_id();
             request.headers_mut().insert(REQUEST_ID.clone(), id.clone());
             id
         }
+        None => new_id(),
     };
     // A reverse proxy's auth subrequest gets only 200, 401 or 403, the frame's own refusals
     // included (nginx turns any other status into a 500).
