@@ -49,9 +49,10 @@ pub mod service;
 // the request path,
 pub mod error;
 pub mod flow;
-pub mod middleware;
 pub mod respond;
 pub mod routes;
+// The request frame around the route table (it sends the object route's GETs straight to it).
+pub mod middleware;
 pub mod startup;
 
 // and the tools.

@@ -22,7 +22,7 @@ use crate::metrics::Metrics;
 use crate::paths;
 use crate::service::Service;
 
-/// The main router (served inside the request frame, [`crate::middleware::Framed`]), with
+/// The main router (served inside the request frame, `middleware::Framed`), with
 /// `files_prefix` (checked by the configuration never to collide with a
 /// fixed route) for the object routes.
 pub fn router(service: Arc<Service>, files_prefix: &str) -> Router {
@@ -42,7 +42,7 @@ pub fn router(service: Arc<Service>, files_prefix: &str) -> Router {
 }
 
 /// `GET {files_prefix}/...` without the route table (the request frame sends it here,
-/// [`crate::middleware::Framed`]): the same extractor and handler the table's object routes
+/// `middleware::Framed`): the same extractor and handler the table's object routes
 /// run.
 pub async fn object_route(service: &Arc<Service>, request: Request) -> Response {
     let (mut parts, body) = request.into_parts();
