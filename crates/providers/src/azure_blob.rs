@@ -31,7 +31,7 @@
 use std::net::{IpAddr, Ipv4Addr};
 
 use crate::crypto::{ct_eq, HmacSha256};
-use crate::encoding::{b64_standard, decode_b64_standard, percent_decode};
+use crate::encoding::{b64_standard, decode_b64_standard, percent_decode, push_unreserved_encoded};
 use crate::time::{parse_extended, Civil};
 use crate::url::{Url, UrlError};
 use crate::{Credential, Delivery, EdgeRequest, Grant, Provider, Refusal, Scheme, Verified};
@@ -442,22 +442,9 @@ impl SasFields {
                 first = false;
                 out.push_str(name);
                 out.push('=');
-                push_encoded(out, value);
+                // As the SDK encodes a SAS value: `/` kept, every other reserved byte escaped.
+                push_unreserved_encoded(out, value.as_bytes(), true);
             }
-        }
-    }
-}
-
-/// Percent-encodes a SAS value as the SDK does: every byte outside A-Z a-z 0-9 - . _ ~ / as %XX.
-fn push_encoded(out: &mut String, text: &str) {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    for &b in text.as_bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'/') {
-            out.push(char::from(b));
-        } else {
-            out.push('%');
-            out.push(char::from(HEX[usize::from(b >> 4)]));
-            out.push(char::from(HEX[usize::from(b & 15)]));
         }
     }
 }

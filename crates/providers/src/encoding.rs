@@ -72,6 +72,24 @@ pub(crate) fn hex_lower(bytes: &[u8]) -> String {
     out
 }
 
+/// Appends `bytes` percent-encoded as SigV4, GCS V4 and Azure SAS encode: every byte but RFC
+/// 3986 unreserved (`A-Z a-z 0-9 - . _ ~`), and `/` when `keep_slash`, as `%XX` in uppercase hex.
+pub(crate) fn push_unreserved_encoded(out: &mut String, bytes: &[u8], keep_slash: bool) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    for &b in bytes {
+        if b.is_ascii_alphanumeric()
+            || matches!(b, b'-' | b'.' | b'_' | b'~')
+            || (keep_slash && b == b'/')
+        {
+            out.push(char::from(b));
+        } else {
+            out.push('%');
+            out.push(char::from(HEX[usize::from(b >> 4)]));
+            out.push(char::from(HEX[usize::from(b & 15)]));
+        }
+    }
+}
+
 /// Appends `bytes` in lowercase hex (a table lookup per nibble; `hex::encode` goes through
 /// `char` iterators, several times slower on a signature).
 pub(crate) fn push_hex_lower(out: &mut String, bytes: &[u8]) {

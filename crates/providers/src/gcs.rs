@@ -343,16 +343,7 @@ pub struct Gcs {
 /// (and `/` when `keep_slash`) as `%XX`, uppercase.
 fn encode(text: &str, keep_slash: bool) -> String {
     let mut out = String::with_capacity(text.len() + 8);
-    for &b in text.as_bytes() {
-        if b.is_ascii_alphanumeric()
-            || matches!(b, b'-' | b'.' | b'_' | b'~')
-            || (keep_slash && b == b'/')
-        {
-            out.push(b as char);
-        } else {
-            let _ = write!(out, "%{b:02X}");
-        }
-    }
+    crate::encoding::push_unreserved_encoded(&mut out, text.as_bytes(), keep_slash);
     out
 }
 

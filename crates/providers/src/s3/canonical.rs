@@ -14,16 +14,7 @@ fn unreserved(b: u8) -> bool {
 
 /// Appends `bytes` percent-encoded the SigV4 way (`/` kept when `keep_slash`).
 pub fn encode(out: &mut String, bytes: &[u8], keep_slash: bool) {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    for &b in bytes {
-        if unreserved(b) || (keep_slash && b == b'/') {
-            out.push(b as char);
-        } else {
-            out.push('%');
-            out.push(HEX[usize::from(b >> 4)] as char);
-            out.push(HEX[usize::from(b & 15)] as char);
-        }
-    }
+    crate::encoding::push_unreserved_encoded(out, bytes, keep_slash)
 }
 
 /// `bytes` percent-encoded the SigV4 way.
