@@ -27,10 +27,11 @@
 //! (Longer than 300 lines on purpose: one scheme, the token format, its signer and its verifier, read in one place against
 //! its specification.)
 
+use std::fmt::Write as _;
 use std::net::IpAddr;
 
-use crate::crypto::{ct_eq, Digest, MacKey};
-use crate::encoding::{decode_hex_lower, push_hex_lower};
+use crate::crypto::{ct_eq, Digest, MacKey, Tag};
+use crate::encoding::{decode_hex_lower, push_decimal, push_hex_lower};
 use crate::url::{Url, UrlError};
 use crate::{Credential, Delivery, EdgeRequest, Grant, Provider, Refusal, Scheme, Verified};
 
@@ -227,6 +228,23 @@ impl TokenSpec {
     }
 }
 
+/// A [`TokenSpec`] borrowed: what [`Akamai::push_token`] writes.
+struct Fields<'a> {
+    scope: Scope<'a>,
+    ip: Option<IpAddr>,
+    start: Option<u64>,
+    end: u64,
+    session_id: Option<&'a str>,
+    data: Option<&'a str>,
+}
+
+#[derive(Clone, Copy)]
+enum Scope<'a> {
+    Acl(&'a [String]),
+    /// The path, and the query when it is signed.
+    Url(&'a str, Option<&'a str>),
+}
+
 /// The Akamai signer and verifier.
 #[derive(Clone, Debug)]
 pub struct Akamai {
@@ -278,18 +296,37 @@ impl Akamai {
 
     /// The token for `spec` (without the `name=`).
     pub fn token(&self, spec: &TokenSpec) -> Result<String, Error> {
-        // The fields, `~` between them, written into the token itself.
-        let mut fields = String::with_capacity(192);
-        let mut field = |name: &str, value: &str| {
-            if !fields.is_empty() {
-                fields.push('~');
+        let mut out = String::with_capacity(192);
+        let scope = match &spec.scope {
+            TokenScope::Acl(acls) => Scope::Acl(acls),
+            TokenScope::Url(u) => Scope::Url(u, None),
+        };
+        let fields = Fields {
+            scope,
+            ip: spec.ip,
+            start: spec.start,
+            end: spec.end,
+            session_id: spec.session_id.as_deref(),
+            data: spec.data.as_deref(),
+        };
+        self.push_token(&mut out, &fields)?;
+        Ok(out)
+    }
+
+    /// Appends the token for `spec` to `out`: the fields, `~` between them, written once, into
+    /// the URL itself when signing one, and the HMAC over them streamed from there.
+    fn push_token(&self, out: &mut String, spec: &Fields<'_>) -> Result<(), Error> {
+        let begin = out.len();
+        let field = |out: &mut String, name: &str| {
+            if out.len() > begin {
+                out.push('~');
             }
-            fields.push_str(name);
-            fields.push('=');
-            fields.push_str(value);
+            out.push_str(name);
+            out.push('=');
         };
         if let Some(ip) = spec.ip {
-            field("ip", &ip.to_canonical().to_string());
+            field(out, "ip");
+            let _ = write!(out, "{}", ip.to_canonical());
         }
         for t in spec.start.iter().chain([&spec.end]) {
             if *t > MAX_TIME {
@@ -303,59 +340,77 @@ impl Akamai {
                     end: spec.end,
                 });
             }
-            field("st", &start.to_string());
+            field(out, "st");
+            push_decimal(out, start);
         }
-        field("exp", &spec.end.to_string());
+        field(out, "exp");
+        push_decimal(out, spec.end);
         let mut url = None;
-        match &spec.scope {
-            TokenScope::Acl(acls) => {
+        match spec.scope {
+            Scope::Acl(acls) => {
                 if acls.is_empty() {
                     return Err(Error::EmptyAcl);
                 }
                 for acl in acls {
                     check_acl(acl)?;
                 }
-                field("acl", &acls.join("!"));
+                field(out, "acl");
+                for (i, acl) in acls.iter().enumerate() {
+                    if i > 0 {
+                        out.push('!');
+                    }
+                    out.push_str(acl);
+                }
             }
-            TokenScope::Url(u) => {
-                if !u.starts_with('/') || !u.chars().all(|c| c.is_ascii_graphic() && c != '~') {
+            Scope::Url(path, query) => {
+                let plain = |t: &str| t.bytes().all(|b| b.is_ascii_graphic() && b != b'~');
+                if !path.starts_with('/') || !plain(path) || !query.is_none_or(plain) {
+                    let value = match query {
+                        Some(q) => format!("{path}?{q}"),
+                        None => path.to_owned(),
+                    };
                     return Err(Error::BadField {
                         field: "url",
-                        value: u.clone(),
+                        value,
                     });
                 }
-                url = Some(u.as_str());
+                url = Some((path, query));
             }
         }
-        if let Some(id) = &spec.session_id {
+        if let Some(id) = spec.session_id {
             field_value(id, "id")?;
-            field("id", id);
+            field(out, "id");
+            out.push_str(id);
         }
-        if let Some(data) = &spec.data {
+        if let Some(data) = spec.data {
             field_value(data, "data")?;
-            field("data", data);
+            field(out, "data");
+            out.push_str(data);
         }
-        let mac = self.mac(&self.key, &fields, url);
-        fields.push_str("~hmac=");
-        push_hex_lower(&mut fields, &mac);
-        Ok(fields)
+        let mac = self.mac(&self.key, &out[begin..], url);
+        out.push_str("~hmac=");
+        push_hex_lower(out, &mac);
+        Ok(())
     }
 
-    /// The HMAC input: the fields, then `~url=` and `~salt=` when present.
-    fn mac(&self, key: &MacKey, fields: &str, url: Option<&str>) -> Vec<u8> {
-        let (url_label, url) = url.map_or(("", ""), |u| ("~url=", u));
-        let (salt_label, salt) = self
-            .config
-            .salt
-            .as_deref()
-            .map_or(("", ""), |s| ("~salt=", s));
-        key.mac_parts(&[
-            fields.as_bytes(),
-            url_label.as_bytes(),
-            url.as_bytes(),
-            salt_label.as_bytes(),
-            salt.as_bytes(),
-        ])
+    /// The HMAC input: the fields, then `~url=` with the path and `?query` when present, then
+    /// `~salt=` when configured.
+    fn mac(&self, key: &MacKey, fields: &str, url: Option<(&str, Option<&str>)>) -> Tag {
+        let mut mac = key.start();
+        mac.update(fields.as_bytes());
+        if let Some((path, query)) = url {
+            mac.update(b"~url=");
+            mac.update(path.as_bytes());
+            if let Some(q) = query {
+                mac.update(b"?");
+                mac.update(q.as_bytes());
+            }
+        }
+        if let Some(salt) = &self.config.salt {
+            mac.update(b"~salt=");
+            mac.update(salt.as_bytes());
+        }
+        mac.finish()
     }
 
     /// The URL a URL token signs for `url`: its path, and its query unless ignored.
@@ -408,22 +463,24 @@ impl Provider for Akamai {
     fn sign_url(&self, url: &str, grant: &Grant) -> Result<String, crate::Error> {
         let parsed = Url::parse(url).map_err(Error::from)?;
         self.refuse_token_param(&parsed)?;
-        let spec = TokenSpec {
+        let query = parsed
+            .query
+            .filter(|q| !self.config.ignore_query_string && !q.is_empty());
+        let spec = Fields {
+            scope: Scope::Url(parsed.path, query),
             ip: grant.client_ip,
             start: grant.starts,
-            ..TokenSpec::new(
-                TokenScope::Url(self.signed_url(parsed.path, parsed.query)),
-                grant.expires,
-            )
+            end: grant.expires,
+            session_id: None,
+            data: None,
         };
-        let token = self.token(&spec)?;
         let name = self.token_name();
-        let mut signed = String::with_capacity(url.len() + name.len() + token.len() + 2);
+        let mut signed = String::with_capacity(2 * url.len() + name.len() + 128);
         signed.push_str(url);
         signed.push(parsed.separator());
         signed.push_str(name);
         signed.push('=');
-        signed.push_str(&token);
+        self.push_token(&mut signed, &spec)?;
         Ok(signed)
     }
 
@@ -513,7 +570,10 @@ impl Provider for Akamai {
         let signed_url = acl
             .is_none()
             .then(|| self.signed_url(url.path, Some(&query)));
-        let matches = |key: &MacKey| ct_eq(&self.mac(key, fields, signed_url.as_deref()), &given);
+        let matches = |key: &MacKey| {
+            let url = signed_url.as_deref().map(|u| (u, None));
+            ct_eq(&self.mac(key, fields, url), &given)
+        };
         let key = if matches(&self.key) {
             "primary"
         } else if self.transition.as_ref().is_some_and(matches) {

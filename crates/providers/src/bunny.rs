@@ -34,9 +34,10 @@
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
-use crate::crypto::{ct_eq, Digest, MacKey};
+use crate::crypto::{ct_eq, Digest, MacKey, Tag};
 use crate::encoding::{
-    b64url_unpadded, decode_b64url_unpadded, percent_decode, percent_encode_component,
+    decode_b64url_unpadded, percent_decode, percent_encode_component, push_b64url_unpadded,
+    push_decimal,
 };
 use crate::url::{Url, UrlError};
 use crate::{Credential, Delivery, EdgeRequest, Grant, Provider, Refusal, Scheme, Verified};
@@ -227,34 +228,40 @@ impl Bunny {
         };
         let params = signed_params(&parsed, options)?;
         let signature_path = options.token_path.as_deref().unwrap_or(parsed.path);
-        let token = self.token(signature_path, expires, ip.as_deref(), &params)?;
-        let mut tail = String::new();
-        for (name, value) in &params {
-            tail.push('&');
-            tail.push_str(name);
-            tail.push('=');
-            tail.push_str(&percent_encode_component(value));
-        }
+        let mac = self.mac(signature_path, expires, ip.as_deref(), &params);
         // With token_ignore_params the URL's own query is not signed, but it is still served.
         let unsigned = parsed.query.filter(|_| options.ignore_params);
-        Ok(match (options.placement, unsigned) {
-            (Placement::Directory, None) => format!(
-                "{}{DIRECTORY_MARK}{token}{tail}&expires={expires}{}",
-                parsed.origin, parsed.path
-            ),
-            (Placement::Directory, Some(query)) => format!(
-                "{}{DIRECTORY_MARK}{token}{tail}&expires={expires}{}?{query}",
-                parsed.origin, parsed.path
-            ),
-            (Placement::Query, None) => format!(
-                "{}{}?token={token}{tail}&expires={expires}",
-                parsed.origin, parsed.path
-            ),
-            (Placement::Query, Some(query)) => format!(
-                "{}{}?token={token}{tail}&{query}&expires={expires}",
-                parsed.origin, parsed.path
-            ),
-        })
+        let mut out = String::with_capacity(2 * url.len() + 96);
+        out.push_str(parsed.origin);
+        match options.placement {
+            Placement::Directory => {
+                out.push_str(DIRECTORY_MARK);
+                push_token(&mut out, &mac, ip.is_some());
+                push_tail(&mut out, &params, expires);
+                out.push_str(parsed.path);
+                if let Some(query) = unsigned {
+                    out.push('?');
+                    out.push_str(query);
+                }
+            }
+            Placement::Query => {
+                out.push_str(parsed.path);
+                out.push_str("?token=");
+                push_token(&mut out, &mac, ip.is_some());
+                if let Some(query) = unsigned {
+                    for (name, value) in &params {
+                        push_param(&mut out, name, value);
+                    }
+                    out.push('&');
+                    out.push_str(query);
+                    out.push_str("&expires=");
+                    push_decimal(&mut out, expires);
+                } else {
+                    push_tail(&mut out, &params, expires);
+                }
+            }
+        }
+        Ok(out)
     }
 
     fn ip_bytes(&self, ip: IpAddr) -> Result<Vec<u8>, Error> {
@@ -267,41 +274,52 @@ impl Bunny {
         }
     }
 
+    /// HMAC-SHA256 over `signature_path || expires || ip_bytes || signing_data`, the signing
+    /// data (`name=value` joined by `&`) streamed into the MAC rather than joined first.
     fn mac(
         &self,
         signature_path: &str,
         expires: u64,
         ip: Option<&[u8]>,
         params: &BTreeMap<String, String>,
-    ) -> Vec<u8> {
-        let mut signing_data = String::new();
+    ) -> Tag {
+        let mut mac = self.key.start();
+        mac.update(signature_path.as_bytes());
+        mac.update(itoa::Buffer::new().format(expires).as_bytes());
+        mac.update(ip.unwrap_or_default());
         for (i, (k, v)) in params.iter().enumerate() {
             if i > 0 {
-                signing_data.push('&');
+                mac.update(b"&");
             }
-            signing_data.push_str(k);
-            signing_data.push('=');
-            signing_data.push_str(v);
+            mac.update(k.as_bytes());
+            mac.update(b"=");
+            mac.update(v.as_bytes());
         }
-        self.key.mac_parts(&[
-            signature_path.as_bytes(),
-            expires.to_string().as_bytes(),
-            ip.unwrap_or_default(),
-            signing_data.as_bytes(),
-        ])
+        mac.finish()
     }
+}
 
-    fn token(
-        &self,
-        signature_path: &str,
-        expires: u64,
-        ip: Option<&[u8]>,
-        params: &BTreeMap<String, String>,
-    ) -> Result<String, Error> {
-        let mac = self.mac(signature_path, expires, ip, params);
-        let flags = if ip.is_some() { "1-" } else { "" };
-        Ok(format!("HS256-{flags}{}", b64url_unpadded(&mac)))
+/// `HS256-[1-]<b64url-np(mac)>`.
+fn push_token(out: &mut String, mac: &[u8], bound: bool) {
+    out.push_str(if bound { "HS256-1-" } else { "HS256-" });
+    push_b64url_unpadded(out, mac);
+}
+
+/// `&name=pct(value)`.
+fn push_param(out: &mut String, name: &str, value: &str) {
+    out.push('&');
+    out.push_str(name);
+    out.push('=');
+    out.push_str(&percent_encode_component(value));
+}
+
+/// The signed parameters, then `&expires=<unix>`.
+fn push_tail(out: &mut String, params: &BTreeMap<String, String>, expires: u64) {
+    for (name, value) in params {
+        push_param(out, name, value);
     }
+    out.push_str("&expires=");
+    push_decimal(out, expires);
 }
 
 fn slash64(octets: [u8; 16]) -> Vec<u8> {

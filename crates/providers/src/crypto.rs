@@ -14,8 +14,7 @@
 //! the CPU's SHA extensions where it has them. `bench/run` compares each provider's whole
 //! `sign_url` with `openssl speed -hmac` (or `-evp md5`) over the same message size.
 //!
-//! `hmac` and `md5` keep their `Result` so the schemes' call sites need not change; they never
-//! fail.
+//! `hmac` keeps its `Result` so the schemes' call sites need not change; it never fails.
 
 use hmac::{Hmac, Mac};
 use openssl::error::ErrorStack;
@@ -77,31 +76,91 @@ impl MacKey {
         }
     }
 
-    /// The MAC of `parts` one after the other, as if joined.
-    pub(crate) fn mac_parts(&self, parts: &[&[u8]]) -> Vec<u8> {
-        fn run<M: Mac + Clone>(keyed: &M, parts: &[&[u8]]) -> Vec<u8> {
-            let mut mac = keyed.clone();
-            for part in parts {
-                mac.update(part);
-            }
-            mac.finalize().into_bytes().to_vec()
-        }
+    /// A MAC in progress under this key (a copy of the keyed state: the key is not consumed),
+    /// for a message written piece by piece without being joined first.
+    pub(crate) fn start(&self) -> MacKey {
+        self.clone()
+    }
+
+    /// Adds `data` to a MAC in progress.
+    pub(crate) fn update(&mut self, data: &[u8]) {
         match self {
-            MacKey::Sha1(m) => run(m, parts),
-            MacKey::Sha256(m) => run(m, parts),
-            MacKey::Md5(m) => run(m, parts),
+            MacKey::Sha1(m) => m.update(data),
+            MacKey::Sha256(m) => m.update(data),
+            MacKey::Md5(m) => m.update(data),
         }
     }
 
-    pub(crate) fn mac(&self, data: &[u8]) -> Vec<u8> {
+    /// The MAC of everything added since [`MacKey::start`].
+    pub(crate) fn finish(self) -> Tag {
+        match self {
+            MacKey::Sha1(m) => Tag::new(&m.finalize().into_bytes()),
+            MacKey::Sha256(m) => Tag::new(&m.finalize().into_bytes()),
+            MacKey::Md5(m) => Tag::new(&m.finalize().into_bytes()),
+        }
+    }
+
+    /// The MAC of `parts` one after the other, as if joined.
+    pub(crate) fn mac_parts(&self, parts: &[&[u8]]) -> Tag {
+        let mut mac = self.start();
+        for part in parts {
+            mac.update(part);
+        }
+        mac.finish()
+    }
+
+    pub(crate) fn mac(&self, data: &[u8]) -> Tag {
         self.mac_parts(&[data])
     }
 }
 
-/// MD5 of `data` (nginx `secure_link_md5`; not a MAC).
-pub(crate) fn md5(data: &[u8]) -> Result<Vec<u8>, ErrorStack> {
-    use md5::Digest as _;
-    Ok(md5::Md5::digest(data).to_vec())
+/// A MAC or digest value, on the stack (at most SHA-256's 32 bytes): a signature costs no
+/// allocation before it is encoded into the URL.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Tag {
+    bytes: [u8; 32],
+    len: usize,
+}
+
+impl Tag {
+    fn new(value: &[u8]) -> Tag {
+        let mut bytes = [0; 32];
+        bytes[..value.len()].copy_from_slice(value);
+        Tag {
+            bytes,
+            len: value.len(),
+        }
+    }
+}
+
+impl std::ops::Deref for Tag {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        &self.bytes[..self.len]
+    }
+}
+
+impl std::fmt::Debug for Tag {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Tag(<redacted>)")
+    }
+}
+
+/// Plain MD5 written piece by piece (nginx `secure_link_md5`; not a MAC).
+#[derive(Clone, Default)]
+pub(crate) struct Md5(md5::Md5);
+
+impl Md5 {
+    pub(crate) fn update(&mut self, data: &[u8]) {
+        use md5::Digest as _;
+        self.0.update(data);
+    }
+
+    pub(crate) fn finish(self) -> [u8; 16] {
+        use md5::Digest as _;
+        self.0.finalize().into()
+    }
 }
 
 /// SHA-256 of `data` (OpenSSL's one-shot `SHA256`, which skips the EVP algorithm fetch a
@@ -227,17 +286,42 @@ mod tests {
                 let key = vec![0xa5; len];
                 let keyed = MacKey::new(digest, &key);
                 let whole = hmac(digest, &key, b"https://cdn.example.com/a?Expires=1").unwrap();
-                assert_eq!(keyed.mac(b"https://cdn.example.com/a?Expires=1"), whole);
+                assert_eq!(*keyed.mac(b"https://cdn.example.com/a?Expires=1"), *whole);
                 let parts = keyed.mac_parts(&[b"https://cdn.example.com/a", b"", b"?Expires=1"]);
-                assert_eq!(parts, whole, "{digest:?} {len}");
+                assert_eq!(*parts, *whole, "{digest:?} {len}");
+                let mut streamed = keyed.start();
+                for piece in ["https://cdn", ".example.com/a?Exp", "", "ires=1"] {
+                    streamed.update(piece.as_bytes());
+                }
+                assert_eq!(*streamed.finish(), *whole, "{digest:?} {len}");
                 // The state is copied, not consumed: the same key gives the same MAC again.
-                assert_eq!(keyed.mac(b"https://cdn.example.com/a?Expires=1"), whole);
+                assert_eq!(*keyed.mac(b"https://cdn.example.com/a?Expires=1"), *whole);
             }
         }
         // RFC 2202 test case 2 (HMAC-SHA1 with the key "Jefe").
         assert_eq!(
-            hex::encode(MacKey::new(Digest::Sha1, b"Jefe").mac(b"what do ya want for nothing?")),
+            hex::encode(&*MacKey::new(Digest::Sha1, b"Jefe").mac(b"what do ya want for nothing?")),
             "effcdf6ae5eb2fa2d27416d5f184df9c259a7c79"
+        );
+    }
+
+    #[test]
+    fn streamed_md5_is_the_md5_of_the_joined_pieces() {
+        let mut streamed = Md5::default();
+        for piece in ["1900000000", "/videos/a.ts", "", "192.0.2.10 secret"] {
+            streamed.update(piece.as_bytes());
+        }
+        let whole = {
+            use md5::Digest as _;
+            md5::Md5::digest(b"1900000000/videos/a.ts192.0.2.10 secret")
+        };
+        assert_eq!(streamed.finish()[..], whole[..]);
+        // RFC 1321's test suite: MD5("abc").
+        let mut abc = Md5::default();
+        abc.update(b"abc");
+        assert_eq!(
+            hex::encode(abc.finish()),
+            "900150983cd24fb0d6963f7d28e17f72"
         );
     }
 }

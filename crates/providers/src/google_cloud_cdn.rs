@@ -163,7 +163,7 @@ impl Key {
         &self.name
     }
 
-    fn mac(&self, data: &str) -> Vec<u8> {
+    fn mac(&self, data: &str) -> crate::crypto::Tag {
         self.mac.mac(data.as_bytes())
     }
 }
@@ -247,7 +247,7 @@ impl CloudCdn {
         out.push_str(url);
         out.push(parsed.separator());
         out.push_str("Expires=");
-        out.push_str(&grant.expires.to_string());
+        crate::encoding::push_decimal(&mut out, grant.expires);
         out.push_str("&KeyName=");
         out.push_str(name);
         Ok(out)

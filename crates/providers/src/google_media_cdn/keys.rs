@@ -146,7 +146,7 @@ impl SigningKey {
     pub(crate) fn sign(&self, data: &[u8]) -> Result<Vec<u8>, Error> {
         match &self.kind {
             Kind::Ed25519 { private, .. } => private.sign(data).map_err(|_| Error::Crypto),
-            Kind::Hmac { mac, .. } => Ok(mac.mac(data)),
+            Kind::Hmac { mac, .. } => Ok(mac.mac(data).to_vec()),
         }
     }
 

@@ -70,8 +70,6 @@ pub enum Error {
     ExpiresTooLarge(u64),
     #[error("nginx reads an expiry of 0 as a bad link")]
     ExpiresZero,
-    #[error("the crypto library failed to compute MD5")]
-    Crypto,
 }
 
 /// Why nginx refuses: `$secure_link` is empty (bad) or `"0"` (expired), or this location does

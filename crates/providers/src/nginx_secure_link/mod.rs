@@ -44,8 +44,8 @@ mod error;
 mod expression;
 mod request;
 
-use crate::crypto::{ct_eq, md5};
-use crate::encoding::b64url_unpadded;
+use crate::crypto::{ct_eq, Md5};
+use crate::encoding::{b64url_unpadded, push_b64url_unpadded};
 use crate::url::Url;
 use crate::{Credential, Delivery, EdgeRequest, Grant, Provider, Refusal, Scheme, Verified};
 use directives::Matched;
@@ -243,7 +243,7 @@ impl SecureLink {
     }
 
     /// The expiry text and `$remote_addr` a grant signs.
-    fn grant_values(&self, grant: &Grant) -> Result<(String, String), Error> {
+    fn grant_values(&self, grant: &Grant) -> Result<(u64, String), Error> {
         if grant.starts.is_some() {
             return Err(Error::StartTimeUnsupported);
         }
@@ -262,29 +262,29 @@ impl SecureLink {
             (Some(_), false) => return Err(Error::IpNotSigned),
             (None, false) => String::new(),
         };
-        Ok((grant.expires.to_string(), remote_addr))
+        Ok((grant.expires, remote_addr))
     }
 
-    fn hash(&self, secret: &Secret, v: &Values<'_>) -> Option<Vec<u8>> {
-        let mut text = Vec::new();
+    /// MD5 of the expression with the request's values, each part streamed into the digest as
+    /// nginx concatenates it.
+    fn hash(&self, secret: &Secret, v: &Values<'_>) -> [u8; 16] {
+        let mut md5 = Md5::default();
         for part in &self.expression.0 {
-            match part {
-                Part::Text(t) => text.extend_from_slice(t.as_bytes()),
-                Part::Expires => text.extend_from_slice(v.expires.as_bytes()),
-                Part::Uri => text.extend_from_slice(v.uri),
-                Part::RemoteAddr => text.extend_from_slice(v.remote_addr.as_bytes()),
-                Part::Secret => text.extend_from_slice(&secret.0),
-                Part::Arg(name) => {
-                    text.extend_from_slice(nginx_arg(v.query, name).unwrap_or_default().as_bytes())
-                }
-                Part::Capture(name) => text.extend_from_slice(match v.captured {
+            md5.update(match part {
+                Part::Text(t) => t.as_bytes(),
+                Part::Expires => v.expires.as_bytes(),
+                Part::Uri => v.uri,
+                Part::RemoteAddr => v.remote_addr.as_bytes(),
+                Part::Secret => &secret.0,
+                Part::Arg(name) => nginx_arg(v.query, name).unwrap_or_default().as_bytes(),
+                Part::Capture(name) => match v.captured {
                     Captured::Nothing => &[],
                     Captured::Matched(m) => m.get(name),
                     Captured::Folder(folder) => folder,
-                }),
-            }
+                },
+            });
         }
-        md5(&text).ok()
+        md5.finish()
     }
 
     /// The hash and expiry as `secure_link` reads them, with the rotation's key name: each value
@@ -302,18 +302,37 @@ impl SecureLink {
     }
 
     /// `url` with the credential appended to its query.
+    /// (Written straight into the link: the values [`SecureLink::credential_values`] gives, in
+    /// its order.)
     fn query_link(&self, url: &str, parsed: &Url<'_>, hash: &[u8], expires: &str) -> String {
-        let mut link = url.to_owned();
-        let mut separator = parsed.separator();
-        for (var, value) in self.credential_values(hash, expires) {
-            link.push(separator);
-            link.push_str(&format!("{}={value}", var.name()));
-            separator = '&';
+        let mut link = String::with_capacity(url.len() + 96);
+        link.push_str(url);
+        link.push(parsed.separator());
+        link.push_str(self.source.hash.name());
+        link.push('=');
+        push_b64url_unpadded(&mut link, hash);
+        match &self.source.expires {
+            Some(var) => {
+                link.push('&');
+                link.push_str(var.name());
+                link.push('=');
+            }
+            None => link.push(','),
+        }
+        link.push_str(expires);
+        if let Some(r) = &self.rotation {
+            link.push('&');
+            link.push_str(r.selector.name());
+            link.push('=');
+            link.push_str(&r.name);
         }
         link
     }
 
     fn refuse_own_params(&self, parsed: &Url<'_>) -> Result<(), Error> {
+        if parsed.query.is_none() {
+            return Ok(());
+        }
         let selector = self.rotation.as_ref().map(|r| &r.selector);
         let own: Vec<&str> = self
             .source
@@ -325,7 +344,7 @@ impl SecureLink {
         Ok(parsed.refuse_params(&own)?)
     }
 
-    fn uri_of(path: &str) -> Result<Vec<u8>, Error> {
+    fn uri_of(path: &str) -> Result<std::borrow::Cow<'_, [u8]>, Error> {
         nginx_uri(path).ok_or_else(|| Error::AmbiguousPath(path.to_owned()))
     }
 
@@ -403,6 +422,8 @@ impl Provider for SecureLink {
             return Err(self.not_configured("a signed URL").into());
         }
         let (expires, remote_addr) = self.grant_values(grant)?;
+        let mut digits = itoa::Buffer::new();
+        let expires = digits.format(expires);
         if !self.expression.has(&Part::Uri) {
             return Err(Error::UriNotSigned.into());
         }
@@ -418,7 +439,7 @@ impl Provider for SecureLink {
             None => None,
         };
         let values = Values {
-            expires: &expires,
+            expires,
             uri: &uri,
             remote_addr: &remote_addr,
             query: parsed.query,
@@ -426,8 +447,8 @@ impl Provider for SecureLink {
                 .as_ref()
                 .map_or(Captured::Nothing, Captured::Matched),
         };
-        let hash = self.hash(&self.secret, &values).ok_or(Error::Crypto)?;
-        Ok(self.query_link(url, &parsed, &hash, &expires))
+        let hash = self.hash(&self.secret, &values);
+        Ok(self.query_link(url, &parsed, &hash, expires))
     }
 
     fn sign_prefix(
@@ -446,20 +467,22 @@ impl Provider for SecureLink {
         }
         self.folder_capture(asked)?;
         let (expires, remote_addr) = self.grant_values(grant)?;
+        let mut digits = itoa::Buffer::new();
+        let expires = digits.format(expires);
         let parsed = Url::parse_prefix(prefix).map_err(Error::from)?;
         if !parsed.path.ends_with('/') {
             return Err(Error::FolderWithoutSlash(prefix.to_owned()).into());
         }
         let folder = Self::uri_of(parsed.path)?;
         let values = Values {
-            expires: &expires,
+            expires,
             uri: &folder,
             remote_addr: &remote_addr,
             query: None,
             captured: Captured::Folder(&folder),
         };
-        let hash = self.hash(&self.secret, &values).ok_or(Error::Crypto)?;
-        let credential = self.folder_credential(prefix, delivery, &hash, &expires)?;
+        let hash = self.hash(&self.secret, &values);
+        let credential = self.folder_credential(prefix, delivery, &hash, expires)?;
         // What nginx will do with it, with the operator's regex: the folder capture must read
         // back the folder signed, and the path form's segments the hash and expiry written.
         let (url, cookies) = match &credential {
@@ -539,10 +562,7 @@ impl Provider for SecureLink {
             }
             _ => (&self.secret, "primary"),
         };
-        if !self
-            .hash(secret, &values)
-            .is_some_and(|h| ct_eq(&h, &given))
-        {
+        if !ct_eq(&self.hash(secret, &values), &given) {
             return Err(Denial::BadHash.into());
         }
         if expires.is_some_and(|e| e < request.now) {

@@ -2,25 +2,26 @@
 //! `$uri`, `$remote_addr`, `$arg_<name>`, `$cookie_<name>`, and the module's own parsing of
 //! `hash[,expires]`.
 
+use std::borrow::Cow;
 use std::net::{IpAddr, Ipv6Addr};
 
 use crate::encoding::decode_b64url_any;
 
 /// `$uri` for a raw path: percent-decoded; `None` where nginx would normalize it first (dot
 /// segments, `//`, an encoded `/` or NUL), so that a signer never guesses nginx's rewriting.
-pub(crate) fn nginx_uri(path: &str) -> Option<Vec<u8>> {
+pub(crate) fn nginx_uri(path: &str) -> Option<Cow<'_, [u8]>> {
     if !path.starts_with('/') || path.contains("//") {
         return None;
     }
     // Without a `%` the path is its own decoded form (no `%2F` or `%00` can hide in it).
-    let decoded: Vec<u8> = if path.contains('%') {
+    let decoded: Cow<'_, [u8]> = if path.contains('%') {
         let lower = path.to_ascii_lowercase();
         if lower.contains("%2f") || lower.contains("%00") {
             return None;
         }
-        percent_encoding::percent_decode_str(path).collect()
+        Cow::Owned(percent_encoding::percent_decode_str(path).collect())
     } else {
-        path.as_bytes().to_vec()
+        Cow::Borrowed(path.as_bytes())
     };
     // Dot segments and empty ones, after decoding (bytes: a segment of dots is ASCII, and no
     // invalid UTF-8 sequence can read as `.` or `/`).
@@ -37,7 +38,18 @@ pub(crate) fn nginx_uri(path: &str) -> Option<Vec<u8>> {
 /// the IPv4 address it maps, as nginx sees a client on an IPv4 listener.
 pub(crate) fn nginx_addr(ip: IpAddr) -> String {
     match ip.to_canonical() {
-        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V4(v4) => {
+            // Digit by digit: `Ipv4Addr`'s `Display` pads through the formatter, several
+            // times the work on every signed link.
+            let mut text = String::with_capacity(15);
+            for (i, octet) in v4.octets().into_iter().enumerate() {
+                if i > 0 {
+                    text.push('.');
+                }
+                text.push_str(itoa::Buffer::new().format(octet));
+            }
+            text
+        }
         IpAddr::V6(v6) => inet6_ntop(v6),
     }
 }
@@ -159,7 +171,14 @@ mod tests {
     proptest::proptest! {
         #[test]
         fn the_uri_is_read_as_the_reference_reads_it(path in "/(/|a|\\.|%|2|f|F|0|e|E|C|3|A|9|%2[eEfF]|%00|%C3%A9|%FF|~)*") {
-            proptest::prop_assert_eq!(nginx_uri(&path), nginx_uri_reference(&path));
+            proptest::prop_assert_eq!(nginx_uri(&path).map(Cow::into_owned), nginx_uri_reference(&path));
+        }
+
+        #[test]
+        fn ipv4_is_printed_as_dotted_decimal(octets in proptest::array::uniform4(proptest::num::u8::ANY)) {
+            let ip = std::net::Ipv4Addr::from(octets);
+            proptest::prop_assert_eq!(nginx_addr(IpAddr::V4(ip)), ip.to_string());
+            proptest::prop_assert_eq!(nginx_addr(IpAddr::V6(ip.to_ipv6_mapped())), ip.to_string());
         }
     }
 
