@@ -120,6 +120,16 @@ pub struct SecureLink {
     expression: Expression,
     secret: Secret,
     rotation: Option<Rotation>,
+    /// Whether the expression has `$secure_link_expires`, `$uri` and `$remote_addr` (asked on
+    /// every link, answered once).
+    signs: Signs,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Signs {
+    expires: bool,
+    uri: bool,
+    remote_addr: bool,
 }
 
 /// The capture values an expression sees.
@@ -182,12 +192,18 @@ impl SecureLink {
 
     /// Any form, from the operator's location block; refuses what cannot be verified safely.
     pub fn configure(config: Config) -> Result<Self, Error> {
+        let signs = Signs {
+            expires: config.expression.has(&Part::Expires),
+            uri: config.expression.has(&Part::Uri),
+            remote_addr: config.expression.has(&Part::RemoteAddr),
+        };
         let link = SecureLink {
             location: config.location,
             source: config.source,
             expression: config.expression,
             secret: config.secret,
             rotation: config.rotation,
+            signs,
         };
         let form = link.source.form();
         let selector = link.rotation.as_ref().map(|r| &r.selector);
@@ -226,7 +242,7 @@ impl SecureLink {
             .and_then(Location::folder)
             .filter(|f| self.expression.has(&Part::Capture((*f).to_owned())))
             .ok_or(Error::FolderNotSigned(form.name()))?;
-        let varying = if self.expression.has(&Part::Uri) {
+        let varying = if self.signs.uri {
             Some("$uri".to_owned())
         } else if self.expression.has_arg() {
             Some("$arg_*".to_owned())
@@ -247,7 +263,7 @@ impl SecureLink {
         if grant.starts.is_some() {
             return Err(Error::StartTimeUnsupported);
         }
-        if !self.expression.has(&Part::Expires) {
+        if !self.signs.expires {
             return Err(Error::ExpiryNotSigned);
         }
         if grant.expires > MAX_EXPIRES {
@@ -256,7 +272,7 @@ impl SecureLink {
         if grant.expires == 0 {
             return Err(Error::ExpiresZero);
         }
-        let remote_addr = match (grant.client_ip, self.expression.has(&Part::RemoteAddr)) {
+        let remote_addr = match (grant.client_ip, self.signs.remote_addr) {
             (Some(ip), true) => nginx_addr(ip),
             (None, true) => return Err(Error::IpRequired),
             (Some(_), false) => return Err(Error::IpNotSigned),
@@ -424,7 +440,7 @@ impl Provider for SecureLink {
         let (expires, remote_addr) = self.grant_values(grant)?;
         let mut digits = itoa::Buffer::new();
         let expires = digits.format(expires);
-        if !self.expression.has(&Part::Uri) {
+        if !self.signs.uri {
             return Err(Error::UriNotSigned.into());
         }
         let parsed = Url::parse(url).map_err(Error::from)?;

@@ -10,28 +10,44 @@ use crate::encoding::decode_b64url_any;
 /// `$uri` for a raw path: percent-decoded; `None` where nginx would normalize it first (dot
 /// segments, `//`, an encoded `/` or NUL), so that a signer never guesses nginx's rewriting.
 pub(crate) fn nginx_uri(path: &str) -> Option<Cow<'_, [u8]>> {
-    if !path.starts_with('/') || path.contains("//") {
+    if !path.starts_with('/') {
         return None;
     }
-    // Without a `%` the path is its own decoded form (no `%2F` or `%00` can hide in it).
-    let decoded: Cow<'_, [u8]> = if path.contains('%') {
-        let lower = path.to_ascii_lowercase();
-        if lower.contains("%2f") || lower.contains("%00") {
-            return None;
-        }
-        Cow::Owned(percent_encoding::percent_decode_str(path).collect())
-    } else {
-        Cow::Borrowed(path.as_bytes())
-    };
+    // Without a `%` the path is its own decoded form (no `%2F` or `%00` can hide in it): one
+    // pass over its segments, nothing copied.
+    if !path.contains('%') {
+        return plain_segments(path.as_bytes()).then_some(Cow::Borrowed(path.as_bytes()));
+    }
+    if path.contains("//") {
+        return None;
+    }
+    let lower = path.to_ascii_lowercase();
+    if lower.contains("%2f") || lower.contains("%00") {
+        return None;
+    }
+    let decoded: Vec<u8> = percent_encoding::percent_decode_str(path).collect();
     // Dot segments and empty ones, after decoding (bytes: a segment of dots is ASCII, and no
     // invalid UTF-8 sequence can read as `.` or `/`).
-    let dots = decoded
-        .split(|&b| b == b'/')
-        .any(|seg| seg == b"." || seg == b"..");
-    if dots || decoded.windows(2).any(|w| w == b"//") {
-        return None;
+    plain_segments(&decoded).then_some(Cow::Owned(decoded))
+}
+
+/// True when no segment of `path` (which starts with `/`) is `.`, `..` or empty, but the
+/// last, which is empty after a trailing `/`. One pass, counting each segment's bytes and dots.
+fn plain_segments(path: &[u8]) -> bool {
+    let dot_segment = |len: usize, dots: usize| len > 0 && len <= 2 && dots == len;
+    let (mut len, mut dots) = (0, 0);
+    for &b in path.get(1..).unwrap_or_default() {
+        if b == b'/' {
+            if len == 0 || dot_segment(len, dots) {
+                return false;
+            }
+            (len, dots) = (0, 0);
+        } else {
+            len += 1;
+            dots += usize::from(b == b'.');
+        }
     }
-    Some(decoded)
+    !dot_segment(len, dots)
 }
 
 /// `$remote_addr` as nginx prints it (`ngx_sock_ntop`). An IPv4-mapped address is read as
