@@ -27,28 +27,29 @@ pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr
     }
     // Static names (a `&str` name is parsed on every lookup) and no collecting: this runs on
     // every request that comes through a proxy.
-    let forwarded = || {
-        headers
-            .get_all(&X_FORWARDED_FOR)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .map(str::trim)
-    };
-    for entry in forwarded().rev() {
-        match parse_forwarded(entry) {
-            Ok(ip) if is_trusted(canonical(ip), trusted) => continue,
-            Ok(ip) => return canonical(ip),
-            // Garbage in the chain: stop believing it.
-            Err(_) => return peer,
-        }
-    }
-    if forwarded().next().is_none() {
-        let mut real = headers.get_all(&X_REAL_IP).iter();
-        if let (Some(v), None) = (real.next(), real.next()) {
-            if let Some(ip) = v.to_str().ok().and_then(|s| parse_forwarded(s.trim()).ok()) {
-                return canonical(ip);
+    let mut forwarded = headers
+        .get_all(&X_FORWARDED_FOR)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .rev()
+        .peekable();
+    if forwarded.peek().is_some() {
+        for entry in forwarded {
+            match parse_forwarded(entry) {
+                Ok(ip) if is_trusted(canonical(ip), trusted) => continue,
+                Ok(ip) => return canonical(ip),
+                // Garbage in the chain: stop believing it.
+                Err(_) => return peer,
             }
+        }
+        return peer;
+    }
+    let mut real = headers.get_all(&X_REAL_IP).iter();
+    if let (Some(v), None) = (real.next(), real.next()) {
+        if let Some(ip) = v.to_str().ok().and_then(|s| parse_forwarded(s.trim()).ok()) {
+            return canonical(ip);
         }
     }
     peer

@@ -68,6 +68,14 @@ impl ObjectKey {
             return Err(KeyRejection::TooLong);
         }
         let bytes = raw.as_bytes();
+        if !bytes.contains(&b'%') {
+            // Nothing to decode (the usual key): one copy, no byte-by-byte rebuild.
+            if raw.len() > max_bytes {
+                return Err(KeyRejection::TooLong);
+            }
+            Self::check(raw)?;
+            return Ok(ObjectKey(raw.to_owned()));
+        }
         let mut decoded = Vec::with_capacity(bytes.len());
         let mut i = 0;
         while i < bytes.len() {

@@ -10,7 +10,7 @@ use crate::error::AppError;
 use crate::flow::{Allowed, FolderGrant};
 use crate::headers::private;
 use crate::object_key::push_escape;
-use crate::sign::SignedObject;
+use crate::sign::{SignedObject, SignedUrl};
 
 /// What the client asked to receive.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -61,7 +61,7 @@ pub fn signed(allowed: &Allowed<SignedObject>, wants: Wants) -> Result<Response,
             expires_at: signed.expires_at,
         })
         .into_response(),
-        Wants::Redirect | Wants::Html => redirect(&signed.url)?,
+        Wants::Redirect | Wants::Html => redirect(url_header(&signed.url)?),
     };
     private(response.headers_mut());
     Ok(response)
@@ -73,9 +73,7 @@ pub fn forward_auth(allowed: &Allowed<SignedObject>) -> Result<Response, AppErro
     let mut response = StatusCode::OK.into_response();
     let h = response.headers_mut();
     private(h);
-    let url = HeaderValue::from_str(&allowed.signed.url)
-        .map_err(|_| AppError::internal("signed URL is not a header value"))?;
-    h.insert("x-signed-url", url);
+    h.insert("x-signed-url", url_header(&allowed.signed.url)?);
     if let Principal::User(user) = &allowed.principal {
         h.insert("x-auth-user", header_safe(&user.subject));
     }
@@ -148,7 +146,10 @@ pub fn cookies(allowed: &Allowed<FolderGrant>, wants: Wants) -> Result<Response,
     let grant = &allowed.signed;
     let signed = &grant.credential;
     let mut response = match (&grant.next, wants) {
-        (Some(location), Wants::Redirect | Wants::Html) => redirect(location)?,
+        (Some(location), Wants::Redirect | Wants::Html) => redirect(
+            HeaderValue::from_str(location)
+                .map_err(|_| AppError::internal("entry URL is not a header value"))?,
+        ),
         _ => axum::Json(CookieJson {
             resource: &signed.resource,
             expires_at: signed.expires_at,
@@ -169,12 +170,17 @@ pub fn cookies(allowed: &Allowed<FolderGrant>, wants: Wants) -> Result<Response,
     Ok(response)
 }
 
-fn redirect(location: &str) -> Result<Response, AppError> {
-    let location = HeaderValue::from_str(location)
-        .map_err(|_| AppError::internal("signed URL is not a header value"))?;
+fn redirect(location: HeaderValue) -> Response {
     let mut r = StatusCode::FOUND.into_response();
     r.headers_mut().insert(header::LOCATION, location);
-    Ok(r)
+    r
+}
+
+/// The signed URL as a header value: the one made when it was signed, shared, not copied.
+fn url_header(url: &SignedUrl) -> Result<HeaderValue, AppError> {
+    url.header()
+        .cloned()
+        .ok_or_else(|| AppError::internal("signed URL is not a header value"))
 }
 
 /// A subject as a header value: visible ASCII kept, anything else percent-encoded.

@@ -118,8 +118,7 @@ impl KeyPattern {
     pub fn matches_folder(&self, folder: &ObjectKey, user: Option<&User>) -> bool {
         match self.segments.split_last() {
             Some((Segment::AnyDepth, prefix)) => {
-                let segments: Vec<&str> = folder.segments().collect();
-                match_segments(prefix, &segments, user)
+                match_segments(prefix, &key_segments(folder), user)
             }
             _ => false,
         }
@@ -127,8 +126,7 @@ impl KeyPattern {
 
     /// Whether this pattern could match some key strictly below `folder` for `user`.
     pub fn could_match_below(&self, folder: &ObjectKey, user: Option<&User>) -> bool {
-        let segments: Vec<&str> = folder.segments().collect();
-        extends_below(&self.segments, &segments, user)
+        extends_below(&self.segments, &key_segments(folder), user)
     }
 
     /// The pattern with `user`'s claim values written in (`users/{sub}/**` reads
@@ -220,9 +218,14 @@ impl KeyPattern {
 
     /// Matches `key` for `user` (claims are unavailable for anonymous callers).
     pub fn matches(&self, key: &ObjectKey, user: Option<&User>) -> bool {
-        let segments: Vec<&str> = key.segments().collect();
-        match_segments(&self.segments, &segments, user)
+        match_segments(&self.segments, &key_segments(key), user)
     }
+}
+
+/// A key's segments, on the stack for keys of up to 16 (every rule match on every request
+/// splits the key: no allocation for the usual few segments).
+fn key_segments(key: &ObjectKey) -> smallvec::SmallVec<[&str; 16]> {
+    key.segments().collect()
 }
 
 /// Whether `pattern` matches all of `key`. `**` runs split the pattern into groups of

@@ -174,10 +174,53 @@ pub struct SignTarget {
 /// without copying it.
 #[derive(Clone, Debug)]
 pub struct SignedObject {
-    pub url: std::sync::Arc<str>,
+    pub url: SignedUrl,
     pub expires_at: u64,
     /// The key that signed it.
     pub key_id: std::sync::Arc<str>,
+}
+
+/// A signed URL as text and, sharing the same bytes, as a header value: checked as a header
+/// value once, when it is signed, so a `Location` or `X-Signed-Url` from the URL cache costs
+/// neither a copy nor a second check of its ~200 bytes.
+#[derive(Clone, Debug)]
+pub struct SignedUrl {
+    text: std::sync::Arc<str>,
+    /// `None` if the text is not a valid header value (a provider's bug: every byte of a signed
+    /// URL is visible ASCII); answers that need the header then fail with a 500.
+    header: Option<http::HeaderValue>,
+}
+
+/// The URL's bytes as the owner of a [`bytes::Bytes`], so the header value shares them.
+struct SharedText(std::sync::Arc<str>);
+
+impl AsRef<[u8]> for SharedText {
+    fn as_ref(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+}
+
+impl SignedUrl {
+    /// The URL as a header value, if it is one.
+    pub fn header(&self) -> Option<&http::HeaderValue> {
+        self.header.as_ref()
+    }
+}
+
+impl From<String> for SignedUrl {
+    fn from(url: String) -> Self {
+        let text: std::sync::Arc<str> = url.into();
+        let bytes = bytes::Bytes::from_owner(SharedText(text.clone()));
+        let header = http::HeaderValue::from_maybe_shared(bytes).ok();
+        SignedUrl { text, header }
+    }
+}
+
+impl std::ops::Deref for SignedUrl {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.text
+    }
 }
 
 /// What would be signed for one object, from [`SignTarget::plan`]; nothing is signed.

@@ -232,8 +232,8 @@ impl CloudCdn {
         )
     }
 
-    fn signature(&self, data: &str) -> Result<String, Error> {
-        Ok(b64url_padded(&self.keys.active().mac(data)))
+    fn signature(&self, data: &str) -> String {
+        b64url_padded(&self.keys.active().mac(data))
     }
 
     /// The string an exact signed URL signs (`URL?…Expires=…&KeyName=…`).
@@ -258,7 +258,7 @@ impl CloudCdn {
         check_grant(grant)?;
         Url::parse_prefix(prefix)?;
         let policy = self.policy(prefix, grant.expires, ':');
-        let signature = self.signature(&policy)?;
+        let signature = self.signature(&policy);
         Ok(format!("{policy}:Signature={signature}"))
     }
 
@@ -267,7 +267,7 @@ impl CloudCdn {
         check_grant(grant)?;
         Url::parse_prefix(prefix)?;
         let policy = self.policy(prefix, grant.expires, '&');
-        let signature = self.signature(&policy)?;
+        let signature = self.signature(&policy);
         Ok(format!("{policy}&Signature={signature}"))
     }
 
