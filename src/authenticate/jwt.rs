@@ -246,8 +246,9 @@ impl JwtAuthenticator {
             Found::Malformed => return Some(AuthOutcome::Rejected(AuthFailure::Malformed)),
             Found::Token(t) => t,
         };
+        let now = jsonwebtoken::get_current_timestamp();
         if let Some(verified) = &self.verified {
-            if let Some(user) = verified.get(token, jsonwebtoken::get_current_timestamp()) {
+            if let Some(user) = verified.get(token, now) {
                 return Some(AuthOutcome::Authenticated(user));
             }
         }
@@ -255,7 +256,7 @@ impl JwtAuthenticator {
             Ok((user, leeway)) => {
                 let user = Arc::new(user);
                 if let Some(verified) = &self.verified {
-                    verified.insert(token, user.clone(), leeway);
+                    verified.insert(token, user.clone(), leeway, now);
                 }
                 AuthOutcome::Authenticated(user)
             }

@@ -16,15 +16,37 @@ use crate::metrics::CacheCounters;
 /// the JWT library itself uses; failures are never cached. The cache belongs to one
 /// configuration: a reload builds a new, empty one.
 pub struct VerifiedTokens {
-    cache: moka::sync::Cache<String, Arc<Verified>, foldhash::fast::RandomState>,
+    cache: quick_cache::sync::Cache<String, Verified, Weight, foldhash::fast::RandomState>,
+    /// How long an entry may be used, in whole seconds.
+    ttl_seconds: u64,
     counters: CacheCounters,
 }
 
+#[derive(Clone)]
 struct Verified {
     user: Arc<User>,
     exp: u64,
     nbf: Option<u64>,
     leeway: u64,
+    /// The first second (the JWT library's clock) at which the entry is no longer used.
+    stale_at: u64,
+}
+
+/// An entry's weight in bytes: the key, the decoded claims (every name and value, with
+/// per-node overhead: a long `groups` list weighs what it holds) and fixed overhead.
+#[derive(Clone)]
+struct Weight;
+
+impl quick_cache::Weighter<String, Verified> for Weight {
+    fn weight(&self, token: &String, v: &Verified) -> u64 {
+        let claims: usize = v
+            .user
+            .claims
+            .iter()
+            .map(|(k, v)| k.len() + 48 + value_bytes(v))
+            .sum();
+        (token.len() + claims + v.user.subject.len() + 160) as u64
+    }
 }
 
 /// Approximate heap bytes held by a decoded JSON value.
@@ -49,27 +71,30 @@ const MAX_CACHED_TOKEN_BYTES: usize = 4096;
 impl VerifiedTokens {
     /// Hits and misses are counted in `counters` (the service's `jwt_cache_*` series).
     pub fn new(ttl: Duration, max_bytes: u64, counters: CacheCounters) -> Self {
-        let cache = moka::sync::Cache::builder()
-            .time_to_live(ttl)
-            .max_capacity(max_bytes)
-            .weigher(|token: &String, v: &Arc<Verified>| {
-                // The key, the decoded claims (every name and value, with per-node overhead:
-                // a long `groups` list weighs what it holds) and fixed overhead.
-                let claims: usize = v
-                    .user
-                    .claims
-                    .iter()
-                    .map(|(k, v)| k.len() + 48 + value_bytes(v))
-                    .sum();
-                u32::try_from(token.len() + claims + v.user.subject.len() + 160).unwrap_or(u32::MAX)
-            })
+        // quick_cache, not moka: a hit is one read lock and a lookup (moka's recorded every
+        // read for its LRU and checked its clock: ~650 instructions a lookup, on every request).
+        // It has no time-to-live, so each entry carries its own and is refused once stale;
+        // memory is bounded by weight either way.
+        let cache = quick_cache::sync::Cache::with(
+            usize::try_from(max_bytes / 1024).unwrap_or(usize::MAX).max(1),
+            max_bytes,
+            Weight,
             // Only verified tokens are stored, so an attacker cannot choose what fills the table.
-            .build_with_hasher(foldhash::fast::RandomState::default());
-        VerifiedTokens { cache, counters }
+            foldhash::fast::RandomState::default(),
+            quick_cache::sync::DefaultLifecycle::default(),
+        );
+        VerifiedTokens {
+            cache,
+            ttl_seconds: ttl.as_secs(),
+            counters,
+        }
     }
 
     pub(super) fn get(&self, token: &str, now: u64) -> Option<Arc<User>> {
         let user = self.cache.get(token).and_then(|hit| {
+            if now >= hit.stale_at {
+                return None;
+            }
             // The library's own rules: expired when exp < now - leeway, early when
             // nbf > now + leeway (`Issuer::new` leaves reject_tokens_expiring_in_less_than at
             // 0; a change there must be mirrored here).
@@ -86,7 +111,8 @@ impl VerifiedTokens {
         user
     }
 
-    pub(super) fn insert(&self, token: &str, user: Arc<User>, leeway: u64) {
+    /// Remembers `token` from `now` (the JWT library's clock, as for [`Self::get`]).
+    pub(super) fn insert(&self, token: &str, user: Arc<User>, leeway: u64, now: u64) {
         if token.len() > MAX_CACHED_TOKEN_BYTES {
             return;
         }
@@ -106,8 +132,9 @@ impl VerifiedTokens {
             exp,
             nbf,
             leeway,
+            stale_at: now.saturating_add(self.ttl_seconds),
         };
-        self.cache.insert(token.to_owned(), Arc::new(entry));
+        self.cache.insert(token.to_owned(), entry);
     }
 }
 

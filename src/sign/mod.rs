@@ -268,12 +268,7 @@ impl SignTarget {
             folder: settings.folder,
             capabilities: settings.capabilities,
             url_cache: settings.url_cache.map(|c| {
-                UrlCache::new(
-                    c.step_seconds,
-                    c.max_entries,
-                    settings.lifetime_seconds,
-                    metrics.url_cache.clone(),
-                )
+                UrlCache::new(c.step_seconds, c.max_entries, metrics.url_cache.clone())
             }),
             folder_policies: settings.folder_policies.map(|f| {
                 FolderPolicies::new(
