@@ -52,19 +52,24 @@ impl Framed {
         }
     }
 
-    pub async fn answer(self, request: Request) -> Response {
+    /// The answer to `request` from the TCP peer `peer`.
+    pub async fn answer(self, request: Request, peer: SocketAddr) -> Response {
         let Framed {
             service,
             router,
             files_prefix,
         } = self;
-        request_frame(&service, request, |request| {
+        request_frame(&service, request, peer.ip(), |mut request| {
             catch_panic(async {
                 if is_object_get(&request, &files_prefix) {
                     // Boxed, as the route table boxes a handler's future: inline, its ~8 KB
                     // would be copied each time the frame's futures are built and moved.
-                    Box::pin(crate::routes::object_route(&service, request)).await
+                    Box::pin(crate::routes::object_route(&service, request, peer.ip())).await
                 } else {
+                    // The route table's handlers read the peer as axum's connect info (only
+                    // they: the object route is handed it, so its requests carry no
+                    // extension, which costs a map allocated and dropped per request).
+                    request.extensions_mut().insert(ConnectInfo(peer));
                     router
                         .oneshot(request)
                         .await
@@ -122,16 +127,13 @@ where
 async fn request_frame<F: Future<Output = Response>>(
     service: &Service,
     mut request: Request,
+    peer: std::net::IpAddr,
     route: impl FnOnce(Request) -> F,
 ) -> Response {
     let (timeout, from_proxy) = {
         let app = service.current();
         let server = &app.server;
-        let peer = request
-            .extensions()
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| canonical(c.0.ip()));
-        let from_proxy = peer.is_some_and(|ip| is_trusted(ip, &server.trusted_proxies));
+        let from_proxy = is_trusted(canonical(peer), &server.trusted_proxies);
         (server.request_timeout, from_proxy)
     };
     let id = match request.headers().get(&REQUEST_ID) {

@@ -5,7 +5,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::ConnectInfo;
 use tokio::net::TcpListener;
 
 use crate::config::ServerConfig;
@@ -168,10 +167,9 @@ async fn accept_loop(
         let router = router.clone();
         let service =
             hyper::service::service_fn(move |request: http::Request<hyper::body::Incoming>| {
-                let mut request = request.map(axum::body::Body::new);
-                request.extensions_mut().insert(ConnectInfo(peer));
+                let request = request.map(axum::body::Body::new);
                 let router = router.clone();
-                async move { Ok::<_, std::convert::Infallible>(router.answer(request).await) }
+                async move { Ok::<_, std::convert::Infallible>(router.answer(request, peer).await) }
             });
         let (builder, metrics, signal_tx, close_rx, connections) = (
             builder.clone(),

@@ -76,7 +76,9 @@ impl VerifiedTokens {
         // It has no time-to-live, so each entry carries its own and is refused once stale;
         // memory is bounded by weight either way.
         let cache = quick_cache::sync::Cache::with(
-            usize::try_from(max_bytes / 1024).unwrap_or(usize::MAX).max(1),
+            usize::try_from(max_bytes / 1024)
+                .unwrap_or(usize::MAX)
+                .max(1),
             max_bytes,
             Weight,
             // Only verified tokens are stored, so an attacker cannot choose what fills the table.

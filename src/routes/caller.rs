@@ -2,11 +2,12 @@
 //! the forwarded address when the peer is a trusted proxy) and its per-IP limit, once per request.
 
 use std::convert::Infallible;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
+use axum::http::HeaderMap;
 
 use crate::client_ip::{canonical, client_ip};
 use crate::flow::Caller;
@@ -19,14 +20,19 @@ impl FromRequestParts<Arc<Service>> for Caller {
         parts: &mut Parts,
         service: &Arc<Service>,
     ) -> Result<Self, Self::Rejection> {
-        let app = service.app();
         // Every route is served with connect info; without it (a router driven directly), the
         // caller is the unspecified address, which no proxy list trusts.
         let peer = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
             .map_or(std::net::Ipv4Addr::UNSPECIFIED.into(), |c| c.0.ip());
-        let ip = client_ip(peer, &parts.headers, &app.server.trusted_proxies);
-        Ok(Caller::new(app, canonical(peer), ip).await)
+        Ok(caller(service, peer, &parts.headers).await)
     }
+}
+
+/// The caller of a request from the TCP peer `peer` with `headers`.
+pub async fn caller(service: &Service, peer: IpAddr, headers: &HeaderMap) -> Caller {
+    let app = service.app();
+    let ip = client_ip(peer, headers, &app.server.trusted_proxies);
+    Caller::new(app, canonical(peer), ip).await
 }

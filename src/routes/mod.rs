@@ -9,15 +9,15 @@ mod files;
 mod forward_auth;
 mod health;
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
-use axum::extract::{FromRequestParts, Request};
+use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use axum::Router;
 
 use crate::error::AppError;
-use crate::flow::Caller;
 use crate::metrics::Metrics;
 use crate::paths;
 use crate::service::Service;
@@ -44,10 +44,9 @@ pub fn router(service: Arc<Service>, files_prefix: &str) -> Router {
 /// `GET {files_prefix}/...` without the route table (the request frame sends it here,
 /// `middleware::Framed`): the same extractor and handler the table's object routes
 /// run.
-pub async fn object_route(service: &Arc<Service>, request: Request) -> Response {
-    let (mut parts, body) = request.into_parts();
-    let Ok(caller) = Caller::from_request_parts(&mut parts, service).await;
-    files::get_object(caller, Request::from_parts(parts, body)).await
+pub async fn object_route(service: &Arc<Service>, request: Request, peer: IpAddr) -> Response {
+    let caller = caller::caller(service, peer, request.headers()).await;
+    files::get_object(caller, request).await
 }
 
 /// The metrics listener's router.

@@ -267,9 +267,9 @@ impl SignTarget {
             bind_client_ip: settings.bind_client_ip,
             folder: settings.folder,
             capabilities: settings.capabilities,
-            url_cache: settings.url_cache.map(|c| {
-                UrlCache::new(c.step_seconds, c.max_entries, metrics.url_cache.clone())
-            }),
+            url_cache: settings
+                .url_cache
+                .map(|c| UrlCache::new(c.step_seconds, c.max_entries, metrics.url_cache.clone())),
             folder_policies: settings.folder_policies.map(|f| {
                 FolderPolicies::new(
                     f.depth,

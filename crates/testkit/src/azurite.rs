@@ -29,6 +29,8 @@ pub const KEY: &str =
 pub const VERSION: &str = "3.37";
 
 const FIX: &str = "install Node.js and npm (sudo apt-get install -y nodejs npm), then run: npm install --prefix target/azurite azurite@3.37 (scripts/test does both)";
+/// How long Azurite may take to listen.
+const STARTUP: Duration = Duration::from_secs(60);
 
 /// `azurite-blob`, installed first if it is missing.
 pub fn binary() -> PathBuf {
@@ -95,7 +97,10 @@ impl Azurite {
         .args(["--skipApiVersionCheck", "--silent"])
         .stdout(Stdio::null());
         let child = ChildGuard::spawn("azurite-blob", &mut cmd, Shutdown::Term);
-        for _ in 0..300 {
+        // Node starts in well under a second on an idle machine, but a loaded one (a build
+        // beside the tests, every core busy) has been seen to take more than 15 s.
+        let deadline = std::time::Instant::now() + STARTUP;
+        while std::time::Instant::now() < deadline {
             if tokio::net::TcpStream::connect(("127.0.0.1", port))
                 .await
                 .is_ok()
@@ -108,7 +113,10 @@ impl Azurite {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        panic!("azurite-blob did not listen on {port} within 15 s");
+        panic!(
+            "azurite-blob did not listen on {port} within {} s",
+            STARTUP.as_secs()
+        );
     }
 
     /// `http://127.0.0.1:<port>/devstoreaccount1`: the account's blob endpoint.
