@@ -23,22 +23,22 @@ pub enum Wants {
 
 impl Wants {
     pub fn from_headers(headers: &HeaderMap) -> Self {
-        // Every media range of every Accept header, without joining them (this runs per request).
-        let has = |mime: &str| {
-            headers
-                .get_all(header::ACCEPT)
-                .iter()
-                .filter_map(|v| v.to_str().ok())
-                .flat_map(|v| v.split(','))
-                .any(|part| {
-                    part.split(';')
-                        .next()
-                        .is_some_and(|m| m.trim().eq_ignore_ascii_case(mime))
-                })
-        };
-        if has("application/json") {
-            Wants::Json
-        } else if has("text/html") {
+        // Every media range of every Accept header, in one pass and without joining them (this
+        // runs per request). JSON wins wherever it is listed.
+        let mut html = false;
+        let ranges = headers
+            .get_all(header::ACCEPT)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .map(|part| part.split(';').next().unwrap_or_default().trim());
+        for range in ranges {
+            if range.eq_ignore_ascii_case("application/json") {
+                return Wants::Json;
+            }
+            html |= range.eq_ignore_ascii_case("text/html");
+        }
+        if html {
             Wants::Html
         } else {
             Wants::Redirect
@@ -194,4 +194,35 @@ fn header_safe(subject: &str) -> HeaderValue {
         }
     }
     HeaderValue::from_str(&out).unwrap_or(HeaderValue::from_static("-"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn wants(accepts: &[&'static str]) -> Wants {
+        let mut headers = HeaderMap::new();
+        for accept in accepts {
+            headers.append(header::ACCEPT, HeaderValue::from_static(accept));
+        }
+        Wants::from_headers(&headers)
+    }
+
+    #[test]
+    fn json_wins_wherever_it_is_listed_then_html_then_a_redirect() {
+        assert_eq!(wants(&[]), Wants::Redirect);
+        assert_eq!(wants(&["*/*"]), Wants::Redirect);
+        assert_eq!(
+            wants(&["text/html,application/xhtml+xml;q=0.9"]),
+            Wants::Html
+        );
+        assert_eq!(wants(&["text/html, application/json;q=0.1"]), Wants::Json);
+        assert_eq!(
+            wants(&["text/html", " Application/JSON ; q=1"]),
+            Wants::Json
+        );
+        assert_eq!(wants(&["image/webp", "TEXT/HTML;level=1"]), Wants::Html);
+        // A media range is matched whole, not as a prefix.
+        assert_eq!(wants(&["application/jsonx, text/htmlish"]), Wants::Redirect);
+    }
 }
