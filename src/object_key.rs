@@ -173,13 +173,37 @@ impl ObjectKey {
         &self.0
     }
 
-    pub fn segments(&self) -> impl Iterator<Item = &str> + Clone {
-        self.0.split('/')
+    /// The key's segments, split by byte (`/` is ASCII, so every cut is a character boundary;
+    /// `str::split`'s searcher cost more than a whole rule match for a short key).
+    pub fn segments(&self) -> Segments<'_> {
+        Segments(Some(&self.0))
     }
 
     /// The key as a URL path: every byte but RFC 3986 unreserved characters and `/` escaped.
     pub fn to_url_path(&self) -> String {
         percent_encode(&self.0, |b| b == b'/')
+    }
+}
+
+/// The segments of an [`ObjectKey`], from [`ObjectKey::segments`].
+#[derive(Clone)]
+pub struct Segments<'a>(Option<&'a str>);
+
+impl<'a> Iterator for Segments<'a> {
+    type Item = &'a str;
+
+    fn next(&mut self) -> Option<&'a str> {
+        let rest = self.0?;
+        match rest.bytes().position(|b| b == b'/') {
+            Some(i) => {
+                self.0 = Some(&rest[i + 1..]);
+                Some(&rest[..i])
+            }
+            None => {
+                self.0 = None;
+                Some(rest)
+            }
+        }
     }
 }
 
@@ -371,6 +395,12 @@ mod tests {
             };
             prop_assert_eq!(ObjectKey::parse(&raw, 1024), expected.clone());
             prop_assert_eq!(ObjectKey::from_raw_path(&raw, 1024), expected);
+        }
+
+        #[test]
+        fn segments_are_the_keys_text_split_at_every_slash(raw in "[a/\u{e9}]{0,12}") {
+            let key = ObjectKey(raw.clone());
+            prop_assert_eq!(key.segments().collect::<Vec<_>>(), raw.split('/').collect::<Vec<_>>());
         }
 
         #[test]

@@ -145,6 +145,35 @@ mod tests {
     use super::*;
 
     #[test]
+    fn an_entry_is_used_for_its_ttl_and_not_one_second_more() {
+        let cache = VerifiedTokens::new(Duration::from_secs(60), 1 << 20, CacheCounters::default());
+        let claims = serde_json::json!({"sub": "alice", "exp": 10_000});
+        let user = Arc::new(User {
+            subject: "alice".into(),
+            claims: claims.as_object().unwrap().clone(),
+            via: "jwt",
+        });
+        cache.insert("tok.en.x", user, 0, 1_000);
+        assert!(cache.get("tok.en.x", 1_000).is_some());
+        assert!(cache.get("tok.en.x", 1_059).is_some());
+        assert!(
+            cache.get("tok.en.x", 1_060).is_none(),
+            "stale at insertion + ttl"
+        );
+        // The token's own expiry still ends it first when it is sooner.
+        let cache = VerifiedTokens::new(Duration::from_secs(60), 1 << 20, CacheCounters::default());
+        let claims = serde_json::json!({"sub": "alice", "exp": 1_010});
+        let user = Arc::new(User {
+            subject: "alice".into(),
+            claims: claims.as_object().unwrap().clone(),
+            via: "jwt",
+        });
+        cache.insert("tok.en.y", user, 0, 1_000);
+        assert!(cache.get("tok.en.y", 1_010).is_some());
+        assert!(cache.get("tok.en.y", 1_011).is_none());
+    }
+
+    #[test]
     fn claim_values_count_toward_the_cache_weight() {
         let groups: Vec<Value> = (0..200)
             .map(|i| Value::String(format!("group-{i:04}")))

@@ -225,19 +225,7 @@ impl KeyPattern {
 /// A key's segments, on the stack for keys of up to 16 (every rule match on every request
 /// splits the key: no allocation for the usual few segments).
 fn key_segments(key: &ObjectKey) -> smallvec::SmallVec<[&str; 16]> {
-    // Split by byte (`/` is ASCII, so every cut is a character boundary): `str::split`'s
-    // searcher costs more than the whole match for a short key.
-    let text = key.as_str();
-    let mut segments = smallvec::SmallVec::new();
-    let mut start = 0;
-    for (i, &b) in text.as_bytes().iter().enumerate() {
-        if b == b'/' {
-            segments.push(&text[start..i]);
-            start = i + 1;
-        }
-    }
-    segments.push(&text[start..]);
-    segments
+    key.segments().collect()
 }
 
 /// Whether `pattern` matches all of `key`. `**` runs split the pattern into groups of
