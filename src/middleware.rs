@@ -30,11 +30,19 @@ pub const MAX_HEADER_BYTES: usize = 16 * 1024;
 /// `Router::layer` puts a layer on each route, and each one clones its boxed inner service and
 /// boxes its future on every request (`bench/README.md` has the figures).
 ///
-/// `GET {files_prefix}/...`, the route nearly every request takes, goes straight to its handler
-/// ([`crate::routes::object_route`]): the route table would send it to the same handler, after
-/// matching the path, percent-decoding the key into a parameter the handler does not read (it
-/// parses the raw path itself) and wrapping the handler's future three more times. HEAD, other
-/// methods and every other path go through the route table.
+/// The frame, for every request, as one function rather than one layer per concern (each layer
+/// costs a boxed future on every request; `bench/README.md` has the figures):
+///
+/// 1. the request id ([`request_id`]) goes back on the answer and into the audit line and the
+///    other lines written about this request;
+/// 2. oversized request targets (414) and header sections (431) are refused, and so is a body
+///    on GET or HEAD (400);
+/// 3. the route gets `server.request_timeout_ms` (then 503). The timer is armed only if the
+///    route has to wait (for a JWKS, a session store or a grant database): a request that
+///    completes in its first poll, as a signed 302 from a bearer token does, never touches the
+///    timer wheel;
+/// 4. an internal error's detail, carried on the answer by [`ErrorDetail`], is logged here with
+///    the request id (and never sent).
 #[derive(Clone)]
 pub struct Framed {
     service: Arc<Service>,
@@ -52,34 +60,108 @@ impl Framed {
         }
     }
 
-    /// The answer to `request` from the TCP peer `peer`.
-    pub async fn answer(self, request: Request, peer: SocketAddr) -> Response {
-        let Framed {
-            service,
-            router,
-            files_prefix,
-        } = self;
-        request_frame(&service, request, peer.ip(), |mut request| {
-            catch_panic(async {
-                if is_object_get(&request, &files_prefix) {
-                    // Boxed, as the route table boxes a handler's future: inline, its ~8 KB
-                    // would be copied each time the frame's futures are built and moved.
-                    Box::pin(crate::routes::object_route(&service, request, peer.ip())).await
+    /// The answer to `request` from the TCP peer `peer`, as a future that owns what it needs.
+    ///
+    /// Everything decided without waiting (the request id, the hygiene checks, which route
+    /// answers) is done here, before any future exists; the route's own future is then boxed
+    /// once, so that the layers around it (time limit, panic guard, the id's scope, the span)
+    /// each wrap a pointer instead of copying the route's state into theirs.
+    pub fn answer(
+        &self,
+        mut request: Request,
+        peer: SocketAddr,
+    ) -> impl Future<Output = Response> + Send + 'static {
+        let (timeout, from_proxy) = {
+            let app = self.service.current();
+            let server = &app.server;
+            let from_proxy = is_trusted(canonical(peer.ip()), &server.trusted_proxies);
+            (server.request_timeout, from_proxy)
+        };
+        let id = request_id(&mut request, from_proxy);
+        // A reverse proxy's auth subrequest gets only 200, 401 or 403, the frame's own refusals
+        // included (nginx turns any other status into a 500).
+        let forward_auth = request.uri().path() == crate::paths::AUTH;
+        let refusal = oversized(&request).or_else(|| body_on_read(&request));
+        let route = match refusal {
+            Some(refusal) => Err(refusal),
+            None => Ok((
+                crate::telemetry::make_span(&request, &id),
+                self.route(request, peer),
+            )),
+        };
+        async move {
+            let refuse = |err: AppError| {
+                if forward_auth {
+                    err.into_forward_auth_response()
                 } else {
-                    // The route table's handlers read the peer as axum's connect info (only
-                    // they: the object route is handed it, so its requests carry no
-                    // extension, which costs a map allocated and dropped per request).
-                    request.extensions_mut().insert(ConnectInfo(peer));
-                    router
-                        .oneshot(request)
-                        .await
-                        .unwrap_or_else(|never| match never {})
+                    err.into_response()
                 }
+            };
+            let mut response = match route {
+                Err(refusal) => refuse(refusal),
+                Ok((span, route)) => {
+                    let answer = tokio::time::timeout(timeout, catch_panic(route));
+                    match crate::telemetry::with_request(id.clone(), answer)
+                        .instrument(span)
+                        .await
+                    {
+                        Ok(response) => response,
+                        Err(_) => {
+                            let request_id = id.to_str().unwrap_or("-");
+                            tracing::warn!(
+                                request_id,
+                                "request timed out after {} ms",
+                                timeout.as_millis()
+                            );
+                            refuse(AppError::Unavailable {
+                                backend: "request_timeout",
+                                retry_after: 1,
+                            })
+                        }
+                    }
+                }
+            };
+            if let Some(ErrorDetail(detail)) = response.extensions().get::<ErrorDetail>() {
+                let request_id = id.to_str().unwrap_or("-");
+                tracing::error!(request_id, detail = %detail, "internal error");
+            }
+            response.headers_mut().insert(REQUEST_ID.clone(), id);
+            response
+        }
+    }
+
+    /// The route's future for `request`, boxed.
+    ///
+    /// `GET {files_prefix}/...`, the route nearly every request takes, goes straight to its
+    /// handler ([`crate::routes::object_route`]): the route table would send it to the same
+    /// handler, after matching the path, percent-decoding the key into a parameter the handler
+    /// does not read (it parses the raw path itself) and wrapping the handler's future three
+    /// more times. HEAD, other methods and every other path go through the route table.
+    fn route(&self, mut request: Request, peer: SocketAddr) -> RouteFuture {
+        if is_object_get(&request, &self.files_prefix) {
+            Box::pin(crate::routes::object_route(
+                self.service.clone(),
+                request,
+                peer.ip(),
+            ))
+        } else {
+            // The route table's handlers read the peer as axum's connect info (only they: the
+            // object route is handed it, so its requests carry no extension, which costs a map
+            // allocated and dropped per request).
+            request.extensions_mut().insert(ConnectInfo(peer));
+            let router = self.router.clone();
+            Box::pin(async move {
+                router
+                    .oneshot(request)
+                    .await
+                    .unwrap_or_else(|never| match never {})
             })
-        })
-        .await
+        }
     }
 }
+
+/// A route's answer in the making, boxed: see [`Framed::route`].
+type RouteFuture = std::pin::Pin<Box<dyn Future<Output = Response> + Send>>;
 
 /// `GET {files_prefix}/...`: what the route table's two object routes (`{prefix}/{*key}` and
 /// `{prefix}/`) match for GET.
@@ -108,87 +190,20 @@ where
     .await
 }
 
-/// The whole per-request frame, as one function rather than one layer per concern (each layer
-/// costs a boxed future on every request; `bench/README.md` has the figures):
-///
-/// 1. the request id: an incoming `x-request-id` of 1 to 128 visible ASCII characters is kept
-///    when it comes from a trusted proxy (`server.trusted_proxies`), so the proxy's logs and
-///    ours correlate; from anyone else, or malformed, it is replaced by a new UUID, so a client
-///    cannot choose the id its requests are audited under. The id goes back on the answer and
-///    into the audit line and the other lines written about this request;
-/// 2. oversized request targets (414) and header sections (431) are refused, and so is a body
-///    on GET or HEAD (400);
-/// 3. the route gets `server.request_timeout_ms` (then 503). The timer is armed only if the
-///    route has to wait (for a JWKS, a session store or a grant database): a request that
-///    completes in its first poll, as a signed 302 from a bearer token does, never touches the
-///    timer wheel;
-/// 4. an internal error's detail, carried on the answer by [`ErrorDetail`], is logged here with
-///    the request id (and never sent).
-async fn request_frame<F: Future<Output = Response>>(
-    service: &Service,
-    mut request: Request,
-    peer: std::net::IpAddr,
-    route: impl FnOnce(Request) -> F,
-) -> Response {
-    let (timeout, from_proxy) = {
-        let app = service.current();
-        let server = &app.server;
-        let from_proxy = is_trusted(canonical(peer), &server.trusted_proxies);
-        (server.request_timeout, from_proxy)
-    };
-    let id = match request.headers().get(&REQUEST_ID) {
+/// The request's id: an incoming `x-request-id` of 1 to 128 visible ASCII characters is kept
+/// when it comes from a trusted proxy (`server.trusted_proxies`), so the proxy's logs and ours
+/// correlate; from anyone else, or malformed, it is replaced by a new UUID (in the request
+/// too), so a client cannot choose the id its requests are audited under.
+fn request_id(request: &mut Request, from_proxy: bool) -> HeaderValue {
+    match request.headers().get(&REQUEST_ID) {
         Some(v) if from_proxy && acceptable_id(v) => v.clone(),
-        // One the client chose is replaced, so nothing past the frame can read it as ours.
         Some(_) => {
             let id = new_id();
             request.headers_mut().insert(REQUEST_ID.clone(), id.clone());
             id
         }
         None => new_id(),
-    };
-    // A reverse proxy's auth subrequest gets only 200, 401 or 403, the frame's own refusals
-    // included (nginx turns any other status into a 500).
-    let forward_auth = request.uri().path() == crate::paths::AUTH;
-    let refuse = |err: AppError| {
-        if forward_auth {
-            err.into_forward_auth_response()
-        } else {
-            err.into_response()
-        }
-    };
-    let mut response = match oversized(&request).or_else(|| body_on_read(&request)) {
-        Some(refusal) => refuse(refusal),
-        None => {
-            let span = crate::telemetry::make_span(&request, &id);
-            // Boxed once here, so that the timeout, the request id's scope and the span wrap
-            // a pointer rather than copying the route's future into each of them.
-            let answer = tokio::time::timeout(timeout, Box::pin(route(request)));
-            match crate::telemetry::with_request(id.clone(), answer)
-                .instrument(span)
-                .await
-            {
-                Ok(response) => response,
-                Err(_) => {
-                    let request_id = id.to_str().unwrap_or("-");
-                    tracing::warn!(
-                        request_id,
-                        "request timed out after {} ms",
-                        timeout.as_millis()
-                    );
-                    refuse(AppError::Unavailable {
-                        backend: "request_timeout",
-                        retry_after: 1,
-                    })
-                }
-            }
-        }
-    };
-    if let Some(ErrorDetail(detail)) = response.extensions().get::<ErrorDetail>() {
-        let request_id = id.to_str().unwrap_or("-");
-        tracing::error!(request_id, detail = %detail, "internal error");
     }
-    response.headers_mut().insert(REQUEST_ID.clone(), id);
-    response
 }
 
 fn acceptable_id(v: &HeaderValue) -> bool {

@@ -167,9 +167,8 @@ async fn accept_loop(
         let router = router.clone();
         let service =
             hyper::service::service_fn(move |request: http::Request<hyper::body::Incoming>| {
-                let request = request.map(axum::body::Body::new);
-                let router = router.clone();
-                async move { Ok::<_, std::convert::Infallible>(router.answer(request, peer).await) }
+                let answer = router.answer(request.map(axum::body::Body::new), peer);
+                async move { Ok::<_, std::convert::Infallible>(answer.await) }
             });
         let (builder, metrics, signal_tx, close_rx, connections) = (
             builder.clone(),

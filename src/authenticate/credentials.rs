@@ -7,16 +7,29 @@ use http::HeaderMap;
 /// Longest token accepted (bytes). Real tokens are a few hundred bytes to a few KiB.
 pub const MAX_TOKEN_BYTES: usize = 8192;
 
-/// A credential as found, or why what was found cannot be one.
+/// A credential as found, or why what was found cannot be one: `T` is the token, checked
+/// (`&str`, from [`bearer_or_cookie`]) or as sent (`&[u8]`, from [`sent_credential`]).
 #[derive(Debug, PartialEq, Eq)]
-pub enum Found<'a> {
+pub enum Found<T> {
     None,
-    Token(&'a str),
+    Token(T),
     Malformed,
 }
 
-/// A bearer token from `Authorization: Bearer`, else from the cookie `cookie_name`.
-pub fn bearer_or_cookie<'a>(headers: &'a HeaderMap, cookie_name: Option<&str>) -> Found<'a> {
+/// A bearer token from `Authorization: Bearer`, else from the cookie `cookie_name`, with the
+/// size and characters a token may have.
+pub fn bearer_or_cookie<'a>(headers: &'a HeaderMap, cookie_name: Option<&str>) -> Found<&'a str> {
+    match sent_credential(headers, cookie_name) {
+        Found::Token(sent) => check_token(sent),
+        Found::None => Found::None,
+        Found::Malformed => Found::Malformed,
+    }
+}
+
+/// The credential [`bearer_or_cookie`] finds, before its characters and size are checked
+/// ([`check_token`]): for looking up among tokens verified earlier, which were checked before
+/// they were stored, so that an exact match needs no second check.
+pub fn sent_credential<'a>(headers: &'a HeaderMap, cookie_name: Option<&str>) -> Found<&'a [u8]> {
     let mut auth = headers.get_all(AUTHORIZATION).iter();
     if let Some(value) = auth.next() {
         if auth.next().is_some() {
@@ -42,19 +55,19 @@ pub fn bearer_or_cookie<'a>(headers: &'a HeaderMap, cookie_name: Option<&str>) -
             .iter()
             .rposition(|&b| b != b' ')
             .map_or(start, |i| i + 1);
-        return check_token(&token[start..end]);
+        return Found::Token(&token[start..end]);
     }
     cookie(headers, cookie_name)
 }
 
-fn cookie<'a>(headers: &'a HeaderMap, cookie_name: Option<&str>) -> Found<'a> {
+fn cookie<'a>(headers: &'a HeaderMap, cookie_name: Option<&str>) -> Found<&'a [u8]> {
     let Some(name) = cookie_name else {
         return Found::None;
     };
     match find_cookie(headers, name) {
         CookieLookup::Absent => Found::None,
         CookieLookup::Ambiguous => Found::Malformed,
-        CookieLookup::Value(v) => check_token(v.as_bytes()),
+        CookieLookup::Value(v) => Found::Token(v.as_bytes()),
     }
 }
 
@@ -108,15 +121,16 @@ fn token_byte(b: u8) -> bool {
 }
 
 /// Every byte of `bytes` a token byte, 16 at a time (one SSE2 register; this runs on every
-/// request, over a few hundred bytes: 2 instructions a byte against 3.5 by table).
+/// request whose token is not remembered, over a few hundred bytes: 2 instructions a byte
+/// against 3.5 by table).
 fn token_bytes(bytes: &[u8]) -> bool {
     let all = |chunk: &[u8]| chunk.iter().fold(true, |ok, &b| ok & token_byte(b));
     let mut chunks = bytes.chunks_exact(16);
     chunks.by_ref().all(all) && all(chunks.remainder())
 }
 
-/// A token of allowed bytes only.
-fn check_token(token: &[u8]) -> Found<'_> {
+/// `token` as a token's text, if it has the size and characters a token may have.
+pub fn check_token(token: &[u8]) -> Found<&str> {
     if token.is_empty() || token.len() > MAX_TOKEN_BYTES || !token_bytes(token) {
         return Found::Malformed;
     }

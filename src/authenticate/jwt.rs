@@ -17,7 +17,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::credentials::{bearer_or_cookie, Found};
+use super::credentials::{bearer_or_cookie, check_token, sent_credential, Found};
 use super::jwks::{JwksCache, KeyLookup};
 use super::settings::{IssuerKeySource, IssuerSettings, JwtSettings};
 pub use super::verified_tokens::VerifiedTokens;
@@ -241,18 +241,26 @@ impl JwtAuthenticator {
     }
 
     pub async fn authenticate(&self, headers: &HeaderMap) -> Option<AuthOutcome> {
-        let token = match bearer_or_cookie(headers, self.token_cookie.as_deref()) {
+        let malformed = Some(AuthOutcome::Rejected(AuthFailure::Malformed));
+        let sent = match sent_credential(headers, self.token_cookie.as_deref()) {
             Found::None => return None,
-            Found::Malformed => return Some(AuthOutcome::Rejected(AuthFailure::Malformed)),
-            Found::Token(t) => t,
+            Found::Malformed => return malformed,
+            Found::Token(sent) => sent,
         };
         let now = jsonwebtoken::get_current_timestamp();
+        // Looked up as sent: only checked and verified tokens are remembered, so an exact
+        // match is one; anything else is checked, then verified.
         if let Some(verified) = &self.verified {
-            if let Some(user) = verified.get(token, now) {
+            if let Some(user) = verified.get(sent, now) {
                 return Some(AuthOutcome::Authenticated(user));
             }
         }
-        Some(match self.verify(token).await {
+        let Found::Token(token) = check_token(sent) else {
+            return malformed;
+        };
+        // Boxed: a cache miss verifies in full (microseconds of work anyway), and held inline
+        // its state (the token's header, a JWKS lookup) would enlarge every request's future.
+        Some(match Box::pin(self.verify(token)).await {
             Ok((user, leeway)) => {
                 let user = Arc::new(user);
                 if let Some(verified) = &self.verified {

@@ -16,7 +16,7 @@ use crate::metrics::CacheCounters;
 /// the JWT library itself uses; failures are never cached. The cache belongs to one
 /// configuration: a reload builds a new, empty one.
 pub struct VerifiedTokens {
-    cache: quick_cache::sync::Cache<String, Verified, Weight, foldhash::fast::RandomState>,
+    cache: quick_cache::sync::Cache<Box<[u8]>, Verified, Weight, foldhash::fast::RandomState>,
     /// How long an entry may be used, in whole seconds.
     ttl_seconds: u64,
     counters: CacheCounters,
@@ -37,8 +37,8 @@ struct Verified {
 #[derive(Clone)]
 struct Weight;
 
-impl quick_cache::Weighter<String, Verified> for Weight {
-    fn weight(&self, token: &String, v: &Verified) -> u64 {
+impl quick_cache::Weighter<Box<[u8]>, Verified> for Weight {
+    fn weight(&self, token: &Box<[u8]>, v: &Verified) -> u64 {
         let claims: usize = v
             .user
             .claims
@@ -92,7 +92,10 @@ impl VerifiedTokens {
         }
     }
 
-    pub(super) fn get(&self, token: &str, now: u64) -> Option<Arc<User>> {
+    /// The caller of `token` (its bytes as sent) if it was verified within the TTL and is
+    /// still fresh at `now`. Only tokens that passed the credential check and verification
+    /// are ever stored, so a match on the exact bytes needs neither again.
+    pub(super) fn get(&self, token: &[u8], now: u64) -> Option<Arc<User>> {
         let user = self.cache.get(token).and_then(|hit| {
             if now >= hit.stale_at {
                 return None;
@@ -136,7 +139,7 @@ impl VerifiedTokens {
             leeway,
             stale_at: now.saturating_add(self.ttl_seconds),
         };
-        self.cache.insert(token.to_owned(), entry);
+        self.cache.insert(token.as_bytes().into(), entry);
     }
 }
 
@@ -154,10 +157,10 @@ mod tests {
             via: "jwt",
         });
         cache.insert("tok.en.x", user, 0, 1_000);
-        assert!(cache.get("tok.en.x", 1_000).is_some());
-        assert!(cache.get("tok.en.x", 1_059).is_some());
+        assert!(cache.get(b"tok.en.x", 1_000).is_some());
+        assert!(cache.get(b"tok.en.x", 1_059).is_some());
         assert!(
-            cache.get("tok.en.x", 1_060).is_none(),
+            cache.get(b"tok.en.x", 1_060).is_none(),
             "stale at insertion + ttl"
         );
         // The token's own expiry still ends it first when it is sooner.
@@ -169,8 +172,8 @@ mod tests {
             via: "jwt",
         });
         cache.insert("tok.en.y", user, 0, 1_000);
-        assert!(cache.get("tok.en.y", 1_010).is_some());
-        assert!(cache.get("tok.en.y", 1_011).is_none());
+        assert!(cache.get(b"tok.en.y", 1_010).is_some());
+        assert!(cache.get(b"tok.en.y", 1_011).is_none());
     }
 
     #[test]

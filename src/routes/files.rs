@@ -1,6 +1,7 @@
 //! `GET|HEAD {files_prefix}/{key...}`: 302 to the signed URL, or JSON for apps.
 
 use axum::extract::Request;
+use axum::http::request::Parts;
 use axum::http::Uri;
 use axum::response::Response;
 
@@ -10,9 +11,15 @@ use crate::flow::{sign_object, Caller, ObjectRequest};
 use crate::respond::{self, Wants};
 
 pub async fn get_object(caller: Caller, request: Request) -> Response {
+    object(&caller, &request.into_parts().0).await
+}
+
+/// [`get_object`] with the request's head borrowed (a GET's body is refused by the request frame
+/// and never read), for the frame's direct object route, whose future then holds it once.
+pub async fn object(caller: &Caller, request: &Parts) -> Response {
     let server = &caller.app.server;
-    let wants = Wants::from_headers(request.headers());
-    let uri = request.uri();
+    let wants = Wants::from_headers(&request.headers);
+    let uri = &request.uri;
     let req = ObjectRequest {
         raw_key: uri
             .path()
@@ -20,9 +27,9 @@ pub async fn get_object(caller: Caller, request: Request) -> Response {
             .and_then(|p| p.strip_prefix('/'))
             .unwrap_or_default(),
         query: uri.query(),
-        headers: request.headers(),
+        headers: &request.headers,
     };
-    let result = sign_object(&caller, req)
+    let result = sign_object(caller, req)
         .await
         .and_then(|allowed| respond::signed(&allowed, wants))
         .map_err(|err| login_redirect(err, wants, server, uri));

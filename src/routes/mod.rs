@@ -44,9 +44,10 @@ pub fn router(service: Arc<Service>, files_prefix: &str) -> Router {
 /// `GET {files_prefix}/...` without the route table (the request frame sends it here,
 /// `middleware::Framed`): the same extractor and handler the table's object routes
 /// run.
-pub async fn object_route(service: &Arc<Service>, request: Request, peer: IpAddr) -> Response {
-    let caller = caller::caller(service, peer, request.headers()).await;
-    files::get_object(caller, request).await
+pub async fn object_route(service: Arc<Service>, request: Request, peer: IpAddr) -> Response {
+    let request = request.into_parts().0;
+    let caller = caller::caller(&service, peer, &request.headers).await;
+    files::object(&caller, &request).await
 }
 
 /// The metrics listener's router.

@@ -80,3 +80,30 @@ async fn the_token_cache_can_be_turned_off() {
     assert_eq!(app.metric("signgate_jwt_cache_hits_total").await, 0.0);
     assert_eq!(app.metric("signgate_jwt_cache_misses_total").await, 0.0);
 }
+
+#[tokio::test]
+async fn a_remembered_token_with_a_byte_no_token_has_is_malformed_not_remembered() {
+    // Remembered tokens are looked up as sent, before the credential check: a lookup must never
+    // stand in for that check, so these variants are refused as malformed, not matched.
+    let app = spawn_app(&[]).await;
+    let good = token("alice", json!({}));
+    assert_eq!(app.get("/files/public/a", Some(&good)).await.status(), 302);
+    for v in [
+        format!("{good}!"),
+        format!("{good}%"),
+        format!("!{good}"),
+        format!("{good},{good}"),
+    ] {
+        let (status, body) =
+            assert_nothing_signed(app.get("/files/public/a", Some(&v)).await).await;
+        assert_eq!(status, 401, "{v}: {body}");
+        assert!(body.contains("malformed"), "{v}: {body}");
+    }
+    // The spaces around a token are not part of it: the same remembered token.
+    let spaced = format!("  {good}  ");
+    assert_eq!(
+        app.get("/files/public/a", Some(&spaced)).await.status(),
+        302
+    );
+    assert_eq!(app.metric("signgate_jwt_cache_hits_total").await, 1.0);
+}
