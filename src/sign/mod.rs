@@ -302,12 +302,11 @@ impl SignTarget {
         if let Some(shared) = self.shared_folder(key, download) {
             return self.sign_in_folder(shared, &window);
         }
-        let cache_key = self
-            .url_cache
-            .as_ref()
-            .map(|c| (c, UrlCache::key(key, download)));
-        if let Some((cache, k)) = &cache_key {
-            if let Some(hit) = cache.get(k, window.expires, dist.signer.active_key()) {
+        let download_value = download.map(DownloadName::query_value);
+        let download_value = download_value.as_deref();
+        if let Some(cache) = &self.url_cache {
+            let active = dist.signer.active_key();
+            if let Some(hit) = cache.get(key, download_value, window.expires, active) {
                 return Ok(hit);
             }
         }
@@ -316,8 +315,8 @@ impl SignTarget {
             Signer::CloudFront(s) => s.sign_url(&url, &window)?,
             Signer::Cdn(s) => s.sign_url(&url, &window, &self.capabilities)?,
         };
-        if let Some((cache, k)) = cache_key {
-            cache.insert(k, &signed);
+        if let Some(cache) = &self.url_cache {
+            cache.insert(key, download_value, &signed);
         }
         Ok(signed)
     }

@@ -1,7 +1,6 @@
 //! Stable URLs: one signed URL per object and expiry step, reused by every request within it.
 
 use super::SignedObject;
-use crate::download::DownloadName;
 use crate::metrics::CacheCounters;
 use crate::object_key::ObjectKey;
 
@@ -11,17 +10,64 @@ use crate::object_key::ObjectKey;
 /// reused.
 pub struct UrlCache {
     pub step_seconds: u64,
-    cache: quick_cache::sync::Cache<String, SignedObject, Weight, foldhash::fast::RandomState>,
+    cache: quick_cache::sync::Cache<EntryKey, SignedObject, Weight, foldhash::fast::RandomState>,
     counters: CacheCounters,
+}
+
+/// What an entry is stored under: the object key and the download name's query value (which
+/// changes the signed URL).
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct EntryKey {
+    object: Box<str>,
+    download: Option<Box<str>>,
+}
+
+/// An entry's key, borrowed: looked up without building an [`EntryKey`].
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
+struct Lookup<'a> {
+    object: &'a str,
+    download: Option<&'a str>,
+}
+
+impl std::hash::Hash for EntryKey {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        // As its borrowed form hashes, so that either finds the same slot.
+        self.borrowed().hash(state);
+    }
+}
+
+impl EntryKey {
+    fn borrowed(&self) -> Lookup<'_> {
+        Lookup {
+            object: &self.object,
+            download: self.download.as_deref(),
+        }
+    }
+}
+
+impl quick_cache::Equivalent<EntryKey> for Lookup<'_> {
+    fn equivalent(&self, key: &EntryKey) -> bool {
+        *self == key.borrowed()
+    }
+}
+
+impl Lookup<'_> {
+    fn to_owned(self) -> EntryKey {
+        EntryKey {
+            object: self.object.into(),
+            download: self.download.map(Into::into),
+        }
+    }
 }
 
 /// An entry's weight: what it holds, in bytes.
 #[derive(Clone)]
 struct Weight;
 
-impl quick_cache::Weighter<String, SignedObject> for Weight {
-    fn weight(&self, key: &String, signed: &SignedObject) -> u64 {
-        (key.len() + signed.url.len() + signed.key_id.len() + ENTRY_OVERHEAD) as u64
+impl quick_cache::Weighter<EntryKey, SignedObject> for Weight {
+    fn weight(&self, key: &EntryKey, signed: &SignedObject) -> u64 {
+        let key_bytes = key.object.len() + key.download.as_ref().map_or(0, |d| d.len());
+        (key_bytes + signed.url.len() + signed.key_id.len() + ENTRY_OVERHEAD) as u64
     }
 }
 
@@ -54,23 +100,22 @@ impl UrlCache {
         }
     }
 
-    /// The cache key of `key` with its download name (which changes the signed URL).
-    pub fn key(key: &ObjectKey, download: Option<&DownloadName>) -> String {
-        let mut k = String::with_capacity(key.as_str().len() + 48);
-        k.push_str(key.as_str());
-        k.push('\0');
-        if let Some(name) = download {
-            k.push_str(&name.query_value());
-        }
-        k
-    }
-
-    /// The URL signed earlier for `key`, if it has the expiry of this step and was signed by
-    /// the key still active: then it is the very same URL a new signature would give.
-    pub fn get(&self, key: &str, expires_at: u64, active_key: &str) -> Option<SignedObject> {
+    /// The URL signed earlier for `key` with the download name `download` (its query value),
+    /// if it has the expiry of this step and was signed by the key still active: then it is the
+    /// very same URL a new signature would give.
+    pub fn get(
+        &self,
+        key: &ObjectKey,
+        download: Option<&str>,
+        expires_at: u64,
+        active_key: &str,
+    ) -> Option<SignedObject> {
         let hit = self
             .cache
-            .get(key)
+            .get(&Lookup {
+                object: key.as_str(),
+                download,
+            })
             .filter(|hit| hit.expires_at == expires_at && *hit.key_id == *active_key);
         match hit {
             Some(hit) => {
@@ -84,14 +129,65 @@ impl UrlCache {
         }
     }
 
-    pub fn insert(&self, key: String, signed: &SignedObject) {
-        self.cache.insert(key, signed.clone());
+    /// Keeps `signed` as the URL of `key` with the download name `download` for this step.
+    pub fn insert(&self, key: &ObjectKey, download: Option<&str>, signed: &SignedObject) {
+        let key = Lookup {
+            object: key.as_str(),
+            download,
+        };
+        self.cache.insert(key.to_owned(), signed.clone());
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn signed(url: &str) -> SignedObject {
+        SignedObject {
+            url: url.to_owned().into(),
+            expires_at: 60,
+            key_id: "K1".into(),
+        }
+    }
+
+    #[test]
+    fn an_entry_is_found_by_its_object_download_step_and_signing_key_only() {
+        let cache = UrlCache::new(60, 100, CacheCounters::default());
+        let key = |k: &str| ObjectKey::parse(k, 4096).unwrap();
+        cache.insert(&key("a/b.mp4"), None, &signed("plain"));
+        cache.insert(&key("a/b.mp4"), Some("x.mp4"), &signed("named"));
+        let url = |k: &str, d: Option<&str>, exp: u64, active: &str| {
+            cache
+                .get(&key(k), d, exp, active)
+                .map(|s| s.url.to_string())
+        };
+        assert_eq!(url("a/b.mp4", None, 60, "K1").as_deref(), Some("plain"));
+        assert_eq!(
+            url("a/b.mp4", Some("x.mp4"), 60, "K1").as_deref(),
+            Some("named")
+        );
+        assert_eq!(url("a/b.mp4", Some("y.mp4"), 60, "K1"), None);
+        assert_eq!(url("a/b.mp4", Some(""), 60, "K1"), None);
+        assert_eq!(url("a/b.mp", None, 60, "K1"), None);
+        assert_eq!(url("a/b.mp4", None, 120, "K1"), None, "another step");
+        assert_eq!(url("a/b.mp4", None, 60, "K2"), None, "another signing key");
+        // The owned and the borrowed key hash alike (else a stored entry is never found).
+        use std::hash::BuildHasher;
+        let hasher = foldhash::fast::RandomState::default();
+        let stored = Lookup {
+            object: "a/b.mp4",
+            download: Some("x.mp4"),
+        }
+        .to_owned();
+        assert_eq!(
+            hasher.hash_one(&stored),
+            hasher.hash_one(Lookup {
+                object: "a/b.mp4",
+                download: Some("x.mp4")
+            })
+        );
+    }
 
     #[test]
     fn long_entries_mean_fewer_entries_never_more_memory() {
@@ -102,12 +198,13 @@ mod tests {
                 expires_at: 60,
                 key_id: "K1".into(),
             };
-            cache.insert(format!("{i}/{}", "k".repeat(1000)), &signed);
+            let key = ObjectKey::parse(&format!("{i}/{}", "k".repeat(1000)), 4096).unwrap();
+            cache.insert(&key, None, &signed);
         }
         let held: usize = cache
             .cache
             .iter()
-            .map(|(k, v)| k.len() + v.url.len() + v.key_id.len())
+            .map(|(k, v)| k.object.len() + v.url.len() + v.key_id.len())
             .sum();
         assert!(held > 0);
         assert!(held as u64 <= 10 * BYTES_PER_ENTRY, "{held} bytes held");
@@ -120,7 +217,11 @@ mod tests {
                 expires_at: 60,
                 key_id: "K1".into(),
             };
-            cache.insert(format!("{i}.mp4\0"), &signed);
+            cache.insert(
+                &ObjectKey::parse(&format!("{i}.mp4"), 4096).unwrap(),
+                None,
+                &signed,
+            );
         }
         assert_eq!(cache.cache.len(), 10);
     }
