@@ -117,8 +117,8 @@ pub async fn run_until(
 /// Accepts connections until `shutdown` completes, then lets open connections finish their
 /// requests (each is told to close after its current one) and returns when all are closed.
 ///
-/// Unlike `axum::serve`, every connection gets a header-read timeout (a client that sends its
-/// headers slowly, or leaves a keep-alive connection idle, is cut off) and at most
+/// Unlike `axum::serve`, every connection is watched ([`crate::connection`]: a client that sends
+/// its headers slowly, or leaves a keep-alive connection idle, is cut off) and at most
 /// `max_connections` are open at once: one more is closed as it arrives and counted, so a few
 /// hundred unfinished requests can neither lock other clients out nor keep memory after they go
 /// (the end of such a burst trims the allocator's heaps: [`crate::memory`]).
@@ -139,10 +139,12 @@ async fn accept_loop(
     });
     let (close_tx, close_rx) = tokio::sync::watch::channel(());
     let mut builder = Builder::new(TokioExecutor::new());
+    // The connection's watch enforces the header-read timeout; hyper's own (on by default once
+    // it has a timer) would arm a timer per request.
     builder
         .http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(header_read_timeout);
+        .header_read_timeout(None::<Duration>);
     let builder = Arc::new(builder);
     let connections = Arc::new(crate::memory::Connections::default());
     loop {
@@ -165,10 +167,17 @@ async fn accept_loop(
         // Answers are small and latency matters more than packet count: no Nagle delay.
         let _ = tcp.set_nodelay(true);
         let router = router.clone();
+        let watch = crate::connection::Watch::new(header_read_timeout);
+        let activity = watch.activity();
         let service =
             hyper::service::service_fn(move |request: http::Request<hyper::body::Incoming>| {
+                let in_flight = activity.begin();
                 let answer = router.answer(request.map(axum::body::Body::new), peer);
-                async move { Ok::<_, std::convert::Infallible>(answer.await) }
+                async move {
+                    let response = answer.await;
+                    drop(in_flight);
+                    Ok::<_, std::convert::Infallible>(response)
+                }
             });
         let (builder, metrics, signal_tx, close_rx, connections) = (
             builder.clone(),
@@ -183,10 +192,15 @@ async fn accept_loop(
             let conn = builder.serve_connection_with_upgrades(TokioIo::new(tcp), service);
             let mut conn = std::pin::pin!(conn);
             let mut stopping = std::pin::pin!(signal_tx.closed());
+            let mut expired = std::pin::pin!(watch.expired());
             let mut told = false;
             loop {
                 tokio::select! {
+                    biased;
                     _ = conn.as_mut() => break,
+                    // Headers late, or idle too long: dropped, as a slow client would otherwise
+                    // hold the connection through a graceful close too.
+                    () = &mut expired => break,
                     () = &mut stopping, if !told => {
                         told = true;
                         conn.as_mut().graceful_shutdown();

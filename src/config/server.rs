@@ -31,8 +31,9 @@ pub struct ServerConfig {
     pub max_batch_keys: usize,
     /// Client connections open at once at most; more are closed on arrival.
     pub max_connections: usize,
-    /// A request's headers must arrive within this; it also closes a keep-alive connection left
-    /// idle that long.
+    /// A request's headers must arrive within this of the connection opening or of its last
+    /// answer, so it also closes a keep-alive connection left idle that long
+    /// ([`crate::connection`]).
     pub header_read_timeout: Duration,
 }
 

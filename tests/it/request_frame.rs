@@ -132,6 +132,64 @@ async fn slow_clients_are_cut_off_and_open_connections_are_capped() {
     assert_eq!(app.get("/healthz", None).await.status(), 200);
 }
 
+/// A keep-alive connection lives while it is used, and through a request that takes longer than
+/// the header timeout; once idle for that timeout (and at most a quarter more) it is closed.
+#[tokio::test]
+async fn a_keep_alive_connection_lives_while_used_and_is_closed_once_idle() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (key, jwk) = ec_jwk("slow");
+    // The issuer's keys arrive 2 s after start-up: the first request waits for them.
+    let base = slow_jwks_provider(Duration::from_secs(2), json!({"keys": [jwk]})).await;
+    let app = spawn_app(&[
+        (
+            "auth.jwt.issuers",
+            jwks_issuer(&format!("{base}/jwks.json"), 0),
+        ),
+        ("server.header_read_timeout_ms", json!(400)),
+        ("server.request_timeout_ms", json!(5000)),
+    ])
+    .await;
+    let mut conn = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+    let mut buf = vec![0u8; 4096];
+    let mut exchange = async |conn: &mut tokio::net::TcpStream, request: String| {
+        conn.write_all(request.as_bytes()).await.unwrap();
+        let n = tokio::time::timeout(Duration::from_secs(5), conn.read(&mut buf))
+            .await
+            .expect("an answer")
+            .unwrap();
+        String::from_utf8_lossy(&buf[..n]).into_owned()
+    };
+    let t = sign(Algorithm::ES256, Some("slow"), &claims("idp"), &key);
+    let slow =
+        format!("GET /files/public/a HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {t}\r\n\r\n");
+    let started = std::time::Instant::now();
+    let answer = exchange(&mut conn, slow).await;
+    assert!(answer.starts_with("HTTP/1.1 302"), "{answer}");
+    assert!(
+        started.elapsed() >= Duration::from_millis(800),
+        "the request waited {:?}, not more than twice the header timeout",
+        started.elapsed()
+    );
+    // Six requests 250 ms apart: more than the timeout in all, less between any two.
+    for _ in 0..6 {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        let healthz = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n".to_owned();
+        let answer = exchange(&mut conn, healthz).await;
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    }
+    // Then idle: closed, not before the timeout.
+    let idle = std::time::Instant::now();
+    let read = tokio::time::timeout(Duration::from_secs(3), conn.read(&mut buf))
+        .await
+        .expect("an idle connection is closed");
+    assert!(matches!(read, Ok(0) | Err(_)), "{read:?}");
+    assert!(
+        idle.elapsed() >= Duration::from_millis(390),
+        "{:?}",
+        idle.elapsed()
+    );
+}
+
 /// Slow clients that fill header buffers and go leave no memory behind: the real binary, three
 /// rounds of 300 connections each holding 16 KB of unfinished headers until the header timeout
 /// cuts them off; after each round the resident size is back within 5 MiB of idle. (glibc's
