@@ -9,7 +9,6 @@
 
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::time::Instant;
 
 use http::HeaderMap;
 
@@ -319,13 +318,9 @@ async fn decide_and_sign(
                 crate::audit!(subject, object = %key, decision = "deny", grant = sql_grant_name(rule));
                 return Err(refusal(rule.deny_as_not_found));
             }
-            let started = Instant::now();
             let signed = rule
                 .target
                 .sign(key, download, client_ip, app.clock.now())?;
-            app.metrics
-                .signing_seconds
-                .observe(started.elapsed().as_secs_f64());
             app.metrics
                 .signature(rule.target.provider(), &signed.key_id);
             crate::audit!(

@@ -168,6 +168,8 @@ pub struct SignTarget {
     pub url_cache: Option<UrlCache>,
     /// One signature per folder and step (`sign_per = "folder"`, CloudFront).
     pub folder_policies: Option<FolderPolicies>,
+    /// `signgate_signing_seconds`: the signatures made (a URL or policy from a cache is none).
+    signing_seconds: prometheus_client::metrics::histogram::Histogram,
 }
 
 /// A signed URL ready to hand out. Shared text: a stable URL from the cache is handed out
@@ -279,7 +281,17 @@ impl SignTarget {
                     metrics.folder_policy_cache.clone(),
                 )
             }),
+            signing_seconds: metrics.signing_seconds.clone(),
         }
+    }
+
+    /// `sign()`'s result, its time counted in `signgate_signing_seconds`.
+    fn timed<T>(&self, sign: impl FnOnce() -> T) -> T {
+        let started = std::time::Instant::now();
+        let signed = sign();
+        self.signing_seconds
+            .observe(started.elapsed().as_secs_f64());
+        signed
     }
 
     /// The provider's name, for audit lines.
@@ -311,10 +323,10 @@ impl SignTarget {
             }
         }
         let url = self.object_url(key, download);
-        let signed = match &dist.signer {
-            Signer::CloudFront(s) => s.sign_url(&url, &window)?,
-            Signer::Cdn(s) => s.sign_url(&url, &window, &self.capabilities)?,
-        };
+        let signed = self.timed(|| match &dist.signer {
+            Signer::CloudFront(s) => s.sign_url(&url, &window),
+            Signer::Cdn(s) => s.sign_url(&url, &window, &self.capabilities),
+        })?;
         if let Some(cache) = &self.url_cache {
             cache.insert(key, download_value, &signed);
         }
@@ -352,19 +364,19 @@ impl SignTarget {
             return hit.sign_url(&url);
         }
         let prefix = format!("{base}/{folder}");
-        let (signed, key_id) = match &self.distribution.signer {
+        let (signed, key_id) = self.timed(|| match &self.distribution.signer {
             Signer::CloudFront(signer) => {
                 let (signed, key_id) = signer.sign_folder_policy(&prefix, window)?;
-                (FolderSignature::CloudFront(signed), key_id)
+                Ok::<_, SignError>((FolderSignature::CloudFront(signed), key_id))
             }
             Signer::Cdn(signer) => {
                 let query = signer.sign_shared_query(&prefix, &url, window, &self.capabilities)?;
-                (
+                Ok((
                     FolderSignature::Query(query),
                     signer.active_key().to_owned(),
-                )
+                ))
             }
-        };
+        })?;
         let entry = std::sync::Arc::new(CachedPolicy {
             signed,
             expires_at: window.expires,
@@ -449,12 +461,12 @@ impl SignTarget {
         let prefix = format!("{}/{folder_path}/", dist.base_url);
         let mut window = self.window(client_ip, now);
         window.force_custom = true;
-        let mut credential = match &dist.signer {
-            Signer::CloudFront(s) => s.sign_cookies(&prefix, &window)?,
+        let mut credential = self.timed(|| match &dist.signer {
+            Signer::CloudFront(s) => s.sign_cookies(&prefix, &window),
             Signer::Cdn(s) => {
-                s.sign_folder(&prefix, self.folder, entry, &window, &self.capabilities)?
+                s.sign_folder(&prefix, self.folder, entry, &window, &self.capabilities)
             }
-        };
+        })?;
         credential.path = format!("{}/{folder_path}/", dist.cookies.base_path);
         credential.max_age = self.lifetime_seconds;
         Ok(credential)

@@ -30,6 +30,40 @@ async fn health_readiness_metrics_and_unknown_routes() {
     );
 }
 
+/// `signgate_signing_seconds` times the signatures made: a stable URL handed out again from the
+/// cache is counted as handed out (`signgate_signatures_total`) but was not signed again.
+#[tokio::test]
+async fn the_signing_histogram_counts_signatures_made_not_urls_from_the_cache() {
+    let app = spawn_app(&[(
+        "rules",
+        json!([{"pattern": "public/**", "access": "authenticated", "distribution": "demo", "cache_step_seconds": 60}]),
+    )])
+    .await;
+    let t = token("alice", json!({}));
+    for path in [
+        "/files/public/a",
+        "/files/public/a",
+        "/files/public/a",
+        "/files/public/b",
+    ] {
+        assert_eq!(app.get(path, Some(&t)).await.status(), 302);
+    }
+    let metrics = app.metrics_text().await;
+    assert!(
+        metrics.contains("signgate_signing_seconds_count 2"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("signgate_url_cache_hits_total 2"),
+        "{metrics}"
+    );
+    assert!(
+        metrics
+            .contains(r#"signgate_signatures_total{provider="cloudfront",key="KDEMO2RSA0001"} 4"#),
+        "{metrics}"
+    );
+}
+
 #[tokio::test]
 async fn two_services_in_one_process_count_apart() {
     let cached = (
