@@ -51,10 +51,10 @@ pub mod error;
 pub mod flow;
 pub mod respond;
 pub mod routes;
-// The request frame around the route table (it sends the object route's GETs straight to it).
-pub mod middleware;
 // Each client connection's watch (slow headers, idle keep-alive), for the accept loop.
 pub mod connection;
+// The request frame around the route table (it sends the object route's GETs straight to it).
+pub mod middleware;
 pub mod startup;
 
 // and the tools.

@@ -1,6 +1,7 @@
 //! What happens to every request before and after its route: its id, hygiene checks, the time
 //! limit, and its span.
 
+use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
@@ -15,6 +16,7 @@ use tower::ServiceExt;
 use tracing::Instrument;
 
 use crate::client_ip::{canonical, is_trusted};
+use crate::connection::InFlight;
 use crate::error::{AppError, ErrorDetail};
 use crate::headers::REQUEST_ID;
 use crate::service::Service;
@@ -37,10 +39,9 @@ pub const MAX_HEADER_BYTES: usize = 16 * 1024;
 ///    other lines written about this request;
 /// 2. oversized request targets (414) and header sections (431) are refused, and so is a body
 ///    on GET or HEAD (400);
-/// 3. the route gets `server.request_timeout_ms` (then 503). The timer is armed only if the
-///    route has to wait (for a JWKS, a session store or a grant database): a request that
-///    completes in its first poll, as a signed 302 from a bearer token does, never touches the
-///    timer wheel;
+/// 3. the route gets `server.request_timeout_ms` (then 503), counted from when it first has to
+///    wait (for a JWKS, a session store or a grant database; [`within`]): a request that
+///    completes in its first poll, as a signed 302 from a bearer token does, makes no timer;
 /// 4. an internal error's detail, carried on the answer by [`ErrorDetail`], is logged here with
 ///    the request id (and never sent).
 #[derive(Clone)]
@@ -60,7 +61,9 @@ impl Framed {
         }
     }
 
-    /// The answer to `request` from the TCP peer `peer`, as a future that owns what it needs.
+    /// The answer to `request` from the TCP peer `peer`, as a future that owns what it needs
+    /// (`in_flight`, the request's mark on its connection, included: released with the answer),
+    /// in the form hyper serves (`Ok` always).
     ///
     /// Everything decided without waiting (the request id, the hygiene checks, which route
     /// answers) is done here, before any future exists; the route's own future is then boxed
@@ -70,7 +73,8 @@ impl Framed {
         &self,
         mut request: Request,
         peer: SocketAddr,
-    ) -> impl Future<Output = Response> + Send + 'static {
+        in_flight: InFlight,
+    ) -> impl Future<Output = Result<Response, Infallible>> + Send + 'static {
         let (timeout, from_proxy) = {
             let app = self.service.current();
             let server = &app.server;
@@ -100,13 +104,13 @@ impl Framed {
             let mut response = match route {
                 Err(refusal) => refuse(refusal),
                 Ok((span, route)) => {
-                    let answer = tokio::time::timeout(timeout, catch_panic(route));
+                    let answer = within(timeout, catch_panic(route));
                     match crate::telemetry::with_request(id.clone(), answer)
                         .instrument(span)
                         .await
                     {
-                        Ok(response) => response,
-                        Err(_) => {
+                        Some(response) => response,
+                        None => {
                             let request_id = id.to_str().unwrap_or("-");
                             tracing::warn!(
                                 request_id,
@@ -126,7 +130,8 @@ impl Framed {
                 tracing::error!(request_id, detail = %detail, "internal error");
             }
             response.headers_mut().insert(REQUEST_ID.clone(), id);
-            response
+            drop(in_flight);
+            Ok(response)
         }
     }
 
@@ -172,6 +177,24 @@ fn is_object_get(request: &Request, files_prefix: &str) -> bool {
             .path()
             .strip_prefix(files_prefix)
             .is_some_and(|rest| rest.starts_with('/'))
+}
+
+/// Polls `route` until it answers or, once it has had to wait, until `limit` has passed
+/// (`None`). The timer is made when the route first waits: a route that answers in its first
+/// poll (a signed 302 from a bearer token) reads no clock, touches no timer wheel, and its
+/// future holds no timer. (The limit counts from that first wait; what ran before it was
+/// synchronous work of microseconds.)
+async fn within<F: Future>(limit: std::time::Duration, route: F) -> Option<F::Output> {
+    let mut route = std::pin::pin!(route);
+    let mut timer: Option<std::pin::Pin<Box<tokio::time::Sleep>>> = None;
+    std::future::poll_fn(|cx| {
+        if let Poll::Ready(answer) = route.as_mut().poll(cx) {
+            return Poll::Ready(Some(answer));
+        }
+        let timer = timer.get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
+        timer.as_mut().poll(cx).map(|()| None)
+    })
+    .await
 }
 
 /// Polls `route` inside `catch_unwind`: a handler that panics gets a 500 (its detail logged by
@@ -273,5 +296,22 @@ mod tests {
         })
         .await;
         assert_eq!(answers.status(), StatusCode::FOUND);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_route_gets_its_time_limit_once_it_waits_and_none_if_it_never_does() {
+        let limit = std::time::Duration::from_millis(300);
+        let at_once = within(limit, async { 1 }).await;
+        assert_eq!(at_once, Some(1));
+        let waits = |ms| async move {
+            tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+            ms
+        };
+        let started = tokio::time::Instant::now();
+        assert_eq!(within(limit, waits(299)).await, Some(299));
+        assert_eq!(within(limit, waits(301)).await, None);
+        assert_eq!(within(limit, std::future::pending::<()>()).await, None);
+        // 299 ms, then the two limits of 300 ms.
+        assert_eq!(started.elapsed(), std::time::Duration::from_millis(899));
     }
 }

@@ -171,13 +171,7 @@ async fn accept_loop(
         let activity = watch.activity();
         let service =
             hyper::service::service_fn(move |request: http::Request<hyper::body::Incoming>| {
-                let in_flight = activity.begin();
-                let answer = router.answer(request.map(axum::body::Body::new), peer);
-                async move {
-                    let response = answer.await;
-                    drop(in_flight);
-                    Ok::<_, std::convert::Infallible>(response)
-                }
+                router.answer(request.map(axum::body::Body::new), peer, activity.begin())
             });
         let (builder, metrics, signal_tx, close_rx, connections) = (
             builder.clone(),

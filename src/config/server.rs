@@ -33,7 +33,7 @@ pub struct ServerConfig {
     pub max_connections: usize,
     /// A request's headers must arrive within this of the connection opening or of its last
     /// answer, so it also closes a keep-alive connection left idle that long
-    /// ([`crate::connection`]).
+    /// (`src/connection.rs`).
     pub header_read_timeout: Duration,
 }
 
