@@ -204,7 +204,7 @@ impl Default for Metrics {
         );
         registry.register(
             "signing_seconds",
-            "Time to sign one URL",
+            "Time to make one signature (a URL, a folder policy or cookies; a URL or policy reused from a cache is none)",
             signing_seconds.clone(),
         );
         registry.register(

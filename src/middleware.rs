@@ -8,6 +8,7 @@ use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::task::Poll;
 
+use axum::body::HttpBody;
 use axum::extract::{ConnectInfo, Request};
 use axum::http::{header, HeaderValue, Method};
 use axum::response::{IntoResponse, Response};
@@ -30,10 +31,7 @@ pub const MAX_HEADER_BYTES: usize = 16 * 1024;
 ///
 /// The frame wraps the router from outside, as a plain function, rather than as axum layers:
 /// `Router::layer` puts a layer on each route, and each one clones its boxed inner service and
-/// boxes its future on every request (`bench/README.md` has the figures).
-///
-/// The frame, for every request, as one function rather than one layer per concern (each layer
-/// costs a boxed future on every request; `bench/README.md` has the figures):
+/// boxes its future on every request (`bench/README.md` has the figures). For every request:
 ///
 /// 1. the request id ([`request_id`]) goes back on the answer and into the audit line and the
 ///    other lines written about this request;
@@ -130,8 +128,7 @@ impl Framed {
                 tracing::error!(request_id, detail = %detail, "internal error");
             }
             response.headers_mut().insert(REQUEST_ID.clone(), id);
-            drop(in_flight);
-            Ok(response)
+            Ok(marked(response, in_flight))
         }
     }
 
@@ -177,6 +174,48 @@ fn is_object_get(request: &Request, files_prefix: &str) -> bool {
             .path()
             .strip_prefix(files_prefix)
             .is_some_and(|rest| rest.starts_with('/'))
+}
+
+/// `response`, with its connection's in-flight mark released once it is sent: at once for an
+/// answer without a body (a 302), and for one with a body (JSON, a `/sign` batch of up to
+/// 1,000 URLs) when hyper has written the body or given up on it, so a client reading a long
+/// answer slowly is not taken for an idle connection.
+fn marked(response: Response, in_flight: InFlight) -> Response {
+    if response.body().is_end_stream() {
+        return response;
+    }
+    response.map(|body| {
+        axum::body::Body::new(MarkedBody {
+            body,
+            _in_flight: in_flight,
+        })
+    })
+}
+
+/// An answer's body that holds its connection's in-flight mark until it is dropped.
+struct MarkedBody {
+    body: axum::body::Body,
+    _in_flight: InFlight,
+}
+
+impl HttpBody for MarkedBody {
+    type Data = axum::body::Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
+        std::pin::Pin::new(&mut self.get_mut().body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.body.size_hint()
+    }
 }
 
 /// Polls `route` until it answers or, once it has had to wait, until `limit` has passed
@@ -296,6 +335,19 @@ mod tests {
         })
         .await;
         assert_eq!(answers.status(), StatusCode::FOUND);
+    }
+
+    #[tokio::test]
+    async fn an_answer_with_a_body_keeps_its_connection_in_flight_until_the_body_is_gone() {
+        let activity = std::sync::Arc::new(crate::connection::Activity::default());
+        let redirect = marked(StatusCode::FOUND.into_response(), activity.begin());
+        assert_eq!(activity.in_flight(), 0, "nothing left to send");
+        let json = marked(axum::Json([1, 2, 3]).into_response(), activity.begin());
+        assert_eq!(activity.in_flight(), 1);
+        let body = axum::body::to_bytes(json.into_body(), 1024).await.unwrap();
+        assert_eq!(&body[..], b"[1,2,3]");
+        assert_eq!(activity.in_flight(), 0, "sent, and the body dropped");
+        drop(redirect);
     }
 
     #[tokio::test(start_paused = true)]

@@ -187,17 +187,28 @@ async fn accept_loop(
             let mut conn = std::pin::pin!(conn);
             let mut stopping = std::pin::pin!(signal_tx.closed());
             let mut expired = std::pin::pin!(watch.expired());
-            let mut told = false;
+            let mut grace = std::pin::pin!(watch.grace());
+            let (mut told, mut cut) = (false, false);
             loop {
                 tokio::select! {
                     biased;
                     _ = conn.as_mut() => break,
-                    // Headers late, or idle too long: dropped, as a slow client would otherwise
-                    // hold the connection through a graceful close too.
-                    () = &mut expired => break,
+                    // Headers late, or idle too long: told to close (an idle HTTP/1 connection
+                    // closes at once, HTTP/2 sends GOAWAY so a client that just started a
+                    // stream knows to retry it), then dropped a quarter of the timeout later if
+                    // still open (a slow client would hold it through a graceful close).
+                    () = &mut expired, if !cut => {
+                        cut = true;
+                        if !told {
+                            conn.as_mut().graceful_shutdown();
+                        }
+                    }
+                    () = &mut grace, if cut => break,
                     () = &mut stopping, if !told => {
                         told = true;
-                        conn.as_mut().graceful_shutdown();
+                        if !cut {
+                            conn.as_mut().graceful_shutdown();
+                        }
                     }
                 }
             }

@@ -7,8 +7,8 @@ use http::HeaderMap;
 /// Longest token accepted (bytes). Real tokens are a few hundred bytes to a few KiB.
 pub const MAX_TOKEN_BYTES: usize = 8192;
 
-/// A credential as found, or why what was found cannot be one: `T` is the token, checked
-/// (`&str`, from [`bearer_or_cookie`]) or as sent (`&[u8]`, from [`sent_credential`]).
+/// A credential as found, or why what was found cannot be one: `T` is the token, as sent
+/// (`&[u8]`, from [`sent_credential`]) or checked (`&str`, from [`check_token`]).
 #[derive(Debug, PartialEq, Eq)]
 pub enum Found<T> {
     None,
@@ -16,19 +16,10 @@ pub enum Found<T> {
     Malformed,
 }
 
-/// A bearer token from `Authorization: Bearer`, else from the cookie `cookie_name`, with the
-/// size and characters a token may have.
-pub fn bearer_or_cookie<'a>(headers: &'a HeaderMap, cookie_name: Option<&str>) -> Found<&'a str> {
-    match sent_credential(headers, cookie_name) {
-        Found::Token(sent) => check_token(sent),
-        Found::None => Found::None,
-        Found::Malformed => Found::Malformed,
-    }
-}
-
-/// The credential [`bearer_or_cookie`] finds, before its characters and size are checked
-/// ([`check_token`]): for looking up among tokens verified earlier, which were checked before
-/// they were stored, so that an exact match needs no second check.
+/// A bearer token from `Authorization: Bearer`, else from the cookie `cookie_name`, as sent:
+/// its characters and size are not checked yet ([`check_token`]), so that it can first be
+/// looked up among tokens verified earlier, which were checked before they were stored (an
+/// exact match needs no second check).
 pub fn sent_credential<'a>(headers: &'a HeaderMap, cookie_name: Option<&str>) -> Found<&'a [u8]> {
     let mut auth = headers.get_all(AUTHORIZATION).iter();
     if let Some(value) = auth.next() {
@@ -145,6 +136,15 @@ pub fn check_token(token: &[u8]) -> Found<&str> {
 mod tests {
     use super::*;
     use http::HeaderValue;
+
+    /// The token a request carries, as the JWT authenticator reads it on a cache miss.
+    fn bearer_or_cookie<'a>(headers: &'a HeaderMap, cookie_name: Option<&str>) -> Found<&'a str> {
+        match sent_credential(headers, cookie_name) {
+            Found::Token(sent) => check_token(sent),
+            Found::None => Found::None,
+            Found::Malformed => Found::Malformed,
+        }
+    }
 
     fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
         let mut h = HeaderMap::new();

@@ -17,7 +17,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::credentials::{bearer_or_cookie, check_token, sent_credential, Found};
+use super::credentials::{check_token, sent_credential, Found};
 use super::jwks::{JwksCache, KeyLookup};
 use super::settings::{IssuerKeySource, IssuerSettings, JwtSettings};
 pub use super::verified_tokens::VerifiedTokens;
@@ -151,12 +151,8 @@ impl<'a> OfflineReading<'a> {
 /// `token` if it has the size and characters a bearer token may have, as a request's header
 /// is checked.
 fn check_token_text(token: &str) -> Result<&str, AuthFailure> {
-    let mut headers = HeaderMap::new();
-    let value = http::HeaderValue::from_str(&format!("Bearer {token}"))
-        .map_err(|_| AuthFailure::Malformed)?;
-    headers.insert(http::header::AUTHORIZATION, value);
-    match bearer_or_cookie(&headers, None) {
-        Found::Token(t) if t == token => Ok(token),
+    match check_token(token.as_bytes()) {
+        Found::Token(_) => Ok(token),
         _ => Err(AuthFailure::Malformed),
     }
 }

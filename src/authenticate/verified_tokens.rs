@@ -96,6 +96,11 @@ impl VerifiedTokens {
     /// still fresh at `now`. Only tokens that passed the credential check and verification
     /// are ever stored, so a match on the exact bytes needs neither again.
     pub(super) fn get(&self, token: &[u8], now: u64) -> Option<Arc<User>> {
+        if token.len() > MAX_CACHED_TOKEN_BYTES {
+            // Never stored: no need to hash it to find out.
+            self.counters.misses.inc();
+            return None;
+        }
         let user = self.cache.get(token).and_then(|hit| {
             if now >= hit.stale_at {
                 return None;

@@ -314,7 +314,8 @@ impl SignTarget {
         if let Some(shared) = self.shared_folder(key, download) {
             return self.sign_in_folder(shared, &window);
         }
-        let download_value = download.map(DownloadName::query_value);
+        let download_value = self.url_cache.as_ref().and(download);
+        let download_value = download_value.map(DownloadName::query_value);
         let download_value = download_value.as_deref();
         if let Some(cache) = &self.url_cache {
             let active = dist.signer.active_key();

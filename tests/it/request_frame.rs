@@ -133,12 +133,13 @@ async fn slow_clients_are_cut_off_and_open_connections_are_capped() {
 }
 
 /// A keep-alive connection lives while it is used, and through a request that takes longer than
-/// the header timeout; once idle for that timeout (and at most a quarter more) it is closed.
+/// the header timeout; once idle for that timeout it is closed (within a quarter more, and a
+/// quarter of grace; asserted here only as "not before the timeout, within 3 s").
 #[tokio::test]
 async fn a_keep_alive_connection_lives_while_used_and_is_closed_once_idle() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let (key, jwk) = ec_jwk("slow");
-    // The issuer's keys arrive 2 s after start-up: the first request waits for them.
+    // The issuer's keys come 2 s after each fetch starts: the first request waits for them.
     let base = slow_jwks_provider(Duration::from_secs(2), json!({"keys": [jwk]})).await;
     let app = spawn_app(&[
         (
@@ -167,7 +168,7 @@ async fn a_keep_alive_connection_lives_while_used_and_is_closed_once_idle() {
     assert!(answer.starts_with("HTTP/1.1 302"), "{answer}");
     assert!(
         started.elapsed() >= Duration::from_millis(800),
-        "the request waited {:?}, not more than twice the header timeout",
+        "the request waited only {:?}: it should outlast twice the header timeout",
         started.elapsed()
     );
     // Six requests 250 ms apart: more than the timeout in all, less between any two.
