@@ -314,8 +314,8 @@ impl SignTarget {
         if let Some(shared) = self.shared_folder(key, download) {
             return self.sign_in_folder(shared, &window);
         }
-        let download_value = self.url_cache.as_ref().and(download);
-        let download_value = download_value.map(DownloadName::query_value);
+        // The download name as the URL carries it: part of the cache key and of the URL.
+        let download_value = download.map(DownloadName::query_value);
         let download_value = download_value.as_deref();
         if let Some(cache) = &self.url_cache {
             let active = dist.signer.active_key();
@@ -323,7 +323,7 @@ impl SignTarget {
                 return Ok(hit);
             }
         }
-        let url = self.object_url(key, download);
+        let url = self.object_url(key, download_value);
         let signed = self.timed(|| match &dist.signer {
             Signer::CloudFront(s) => s.sign_url(&url, &window),
             Signer::Cdn(s) => s.sign_url(&url, &window, &self.capabilities),
@@ -400,7 +400,7 @@ impl SignTarget {
     ) -> Result<SigningPlan, SignError> {
         self.check_download(download)?;
         let window = self.window(client_ip, now);
-        let url = self.object_url(key, download);
+        let url = self.object_url(key, download.map(DownloadName::query_value).as_deref());
         let policy = match &self.distribution.signer {
             Signer::CloudFront(s) => match self.shared_folder(key, download) {
                 Some(shared) => {
@@ -433,16 +433,17 @@ impl SignTarget {
         Ok(())
     }
 
-    /// The unsigned URL of `key` on the distribution, with the download name if any.
-    fn object_url(&self, key: &ObjectKey, download: Option<&DownloadName>) -> String {
+    /// The unsigned URL of `key` on the distribution, with the download name's query value
+    /// (`DownloadName::query_value`) if any.
+    fn object_url(&self, key: &ObjectKey, download: Option<&str>) -> String {
         let base = &self.distribution.base_url;
         let mut url = String::with_capacity(base.len() + key.as_str().len() + 64);
         url.push_str(base);
         url.push('/');
         url.push_str(&key.to_url_path());
-        if let Some(name) = download {
+        if let Some(value) = download {
             url.push_str("?response-content-disposition=");
-            url.push_str(&name.query_value());
+            url.push_str(value);
         }
         url
     }
