@@ -93,9 +93,11 @@ pub async fn sign_object(
     let key = ObjectKey::from_raw_path(req.raw_key, app.server.max_key_bytes)
         .map_err(AppError::BadKey)?;
     let download = download_param(req.query)?;
-    let principal = authenticate(app, req.headers).await?;
+    let now = app.clock.now();
+    let principal = authenticate(app, req.headers, now).await?;
     let ip = caller.client_ip;
-    let signed = authorize_and_sign(app, &principal, &key, download.as_ref(), ip, true).await?;
+    let signed =
+        authorize_and_sign(app, &principal, &key, download.as_ref(), ip, now, true).await?;
     Ok(Allowed { principal, signed })
 }
 
@@ -111,7 +113,8 @@ pub async fn sign_objects(
     if keys.len() > app.server.max_batch_keys {
         return Err(AppError::PayloadTooLarge);
     }
-    let principal = authenticate(app, headers).await?;
+    let now = app.clock.now();
+    let principal = authenticate(app, headers, now).await?;
     // Limits count work: every key after the first is one more signature (and the request's own
     // unit was charged on arrival). All or nothing, before anything is signed.
     let extra = u32::try_from(keys.len().saturating_sub(1)).unwrap_or(u32::MAX);
@@ -128,7 +131,7 @@ pub async fn sign_objects(
         let outcome = match ObjectKey::parse(key, app.server.max_key_bytes) {
             Ok(object) => {
                 let ip = caller.client_ip;
-                authorize_and_sign(app, &principal, &object, None, ip, audit_logins).await
+                authorize_and_sign(app, &principal, &object, None, ip, now, audit_logins).await
             }
             Err(rejection) => Err(AppError::BadKey(rejection)),
         };
@@ -169,8 +172,9 @@ pub async fn sign_folder(
         Some(raw) => Some(ObjectKey::from_raw_path(raw, max).map_err(AppError::BadKey)?),
         None => None,
     };
-    let principal = authenticate(app, req.headers).await?;
-    let granted = authorize_folder(app, &principal, &folder, next, caller.client_ip).await;
+    let now = app.clock.now();
+    let principal = authenticate(app, req.headers, now).await?;
+    let granted = authorize_folder(app, &principal, &folder, next, caller.client_ip, now).await;
     count_decision(app, "folder", &granted);
     Ok(Allowed {
         principal,
@@ -185,6 +189,7 @@ async fn authorize_folder(
     folder: &ObjectKey,
     next: Option<ObjectKey>,
     client_ip: IpAddr,
+    now: u64,
 ) -> Result<FolderGrant, AppError> {
     let subject = principal.subject().unwrap_or("-");
     let rule = match app.rules.decide_folder(folder, principal) {
@@ -223,7 +228,7 @@ async fn authorize_folder(
     }
     let credential =
         rule.target
-            .sign_folder(folder, next.as_deref(), client_ip, app.clock.now())?;
+            .sign_folder(folder, next.as_deref(), client_ip, now)?;
     app.metrics
         .signature(rule.target.provider(), &credential.key_id);
     crate::audit!(
@@ -245,13 +250,10 @@ async fn authorize_folder(
 }
 
 /// Who is calling: a user, anonymous, or an error (invalid credential: 401; backend down: 503).
-/// Applies the per-subject rate limit.
-async fn authenticate(app: &App, headers: &HeaderMap) -> Result<Principal, AppError> {
-    let principal = match app
-        .authenticators
-        .authenticate(headers, app.clock.now())
-        .await
-    {
+/// Applies the per-subject rate limit. `now` is the request's time (read once per request, for
+/// every step that needs it).
+async fn authenticate(app: &App, headers: &HeaderMap, now: u64) -> Result<Principal, AppError> {
+    let principal = match app.authenticators.authenticate(headers, now).await {
         AuthOutcome::Authenticated(user) => Principal::User(user),
         AuthOutcome::Anonymous => Principal::Anonymous,
         AuthOutcome::Rejected(reason) => {
@@ -283,9 +285,10 @@ async fn authorize_and_sign(
     key: &ObjectKey,
     download: Option<&DownloadName>,
     client_ip: IpAddr,
+    now: u64,
     audit_login: bool,
 ) -> Result<SignedObject, AppError> {
-    let signed = decide_and_sign(app, principal, key, download, client_ip, audit_login).await;
+    let signed = decide_and_sign(app, principal, key, download, client_ip, now, audit_login).await;
     count_decision(app, "object", &signed);
     signed
 }
@@ -308,6 +311,7 @@ async fn decide_and_sign(
     key: &ObjectKey,
     download: Option<&DownloadName>,
     client_ip: IpAddr,
+    now: u64,
     audit_login: bool,
 ) -> Result<SignedObject, AppError> {
     let subject = principal.subject().unwrap_or("-");
@@ -320,7 +324,7 @@ async fn decide_and_sign(
             }
             let signed = rule
                 .target
-                .sign(key, download, client_ip, app.clock.now())?;
+                .sign(key, download, client_ip, now)?;
             app.metrics
                 .signature(rule.target.provider(), &signed.key_id);
             crate::audit!(

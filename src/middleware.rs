@@ -5,8 +5,10 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
 use std::sync::Arc;
-use std::task::Poll;
+use std::task::{Context, Poll};
+use std::time::Duration;
 
 use axum::body::HttpBody;
 use axum::extract::{ConnectInfo, Request};
@@ -14,7 +16,7 @@ use axum::http::{header, HeaderValue, Method};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 use tower::ServiceExt;
-use tracing::Instrument;
+use tracing::Span;
 
 use crate::client_ip::{canonical, is_trusted};
 use crate::connection::InFlight;
@@ -38,7 +40,7 @@ pub const MAX_HEADER_BYTES: usize = 16 * 1024;
 /// 2. oversized request targets (414) and header sections (431) are refused, and so is a body
 ///    on GET or HEAD (400);
 /// 3. the route gets `server.request_timeout_ms` (then 503), counted from when it first has to
-///    wait (for a JWKS, a session store or a grant database; [`within`]): a request that
+///    wait (for a JWKS, a session store or a grant database; [`Answer`]): a request that
 ///    completes in its first poll, as a signed 302 from a bearer token does, makes no timer;
 /// 4. an internal error's detail, carried on the answer by [`ErrorDetail`], is logged here with
 ///    the request id (and never sent).
@@ -60,20 +62,14 @@ impl Framed {
     }
 
     /// The answer to `request` from the TCP peer `peer`, as a future that owns what it needs
-    /// (`in_flight`, the request's mark on its connection, included: released with the answer),
-    /// in the form hyper serves (`Ok` always).
+    /// (`in_flight`, the request's mark on its connection, included: released with the answer).
     ///
     /// Everything decided without waiting (the request id, the hygiene checks, which route
     /// answers) is done here, before any future exists; the route's own future is then boxed
-    /// once, so that the layers around it (time limit, panic guard, the id's scope, the span)
-    /// each wrap a pointer instead of copying the route's state into theirs.
-    pub fn answer(
-        &self,
-        mut request: Request,
-        peer: SocketAddr,
-        in_flight: InFlight,
-    ) -> impl Future<Output = Result<Response, Infallible>> + Send + 'static {
-        let (timeout, from_proxy) = {
+    /// once, and [`Answer`] puts the frame's layers (the id's scope, the span, the panic guard,
+    /// the time limit) around it in one poll.
+    pub fn answer(&self, mut request: Request, peer: SocketAddr, in_flight: InFlight) -> Answer {
+        let (limit, from_proxy) = {
             let app = self.service.current();
             let server = &app.server;
             let from_proxy = is_trusted(canonical(peer.ip()), &server.trusted_proxies);
@@ -84,51 +80,21 @@ impl Framed {
         // included (nginx turns any other status into a 500).
         let forward_auth = request.uri().path() == crate::paths::AUTH;
         let refusal = oversized(&request).or_else(|| body_on_read(&request));
-        let route = match refusal {
-            Some(refusal) => Err(refusal),
-            None => Ok((
-                crate::telemetry::make_span(&request, &id),
-                self.route(request, peer),
-            )),
-        };
-        async move {
-            let refuse = |err: AppError| {
-                if forward_auth {
-                    err.into_forward_auth_response()
-                } else {
-                    err.into_response()
-                }
-            };
-            let mut response = match route {
-                Err(refusal) => refuse(refusal),
-                Ok((span, route)) => {
-                    let answer = within(timeout, catch_panic(route));
-                    match crate::telemetry::with_request(id.clone(), answer)
-                        .instrument(span)
-                        .await
-                    {
-                        Some(response) => response,
-                        None => {
-                            let request_id = id.to_str().unwrap_or("-");
-                            tracing::warn!(
-                                request_id,
-                                "request timed out after {} ms",
-                                timeout.as_millis()
-                            );
-                            refuse(AppError::Unavailable {
-                                backend: "request_timeout",
-                                retry_after: 1,
-                            })
-                        }
-                    }
-                }
-            };
-            if let Some(ErrorDetail(detail)) = response.extensions().get::<ErrorDetail>() {
-                let request_id = id.to_str().unwrap_or("-");
-                tracing::error!(request_id, detail = %detail, "internal error");
+        let (route, span) = match refusal {
+            Some(refusal) => (Route::Refused(Some(refusal)), Span::none()),
+            None => {
+                let span = crate::telemetry::make_span(&request, &id);
+                (Route::Running(self.route(request, peer)), span)
             }
-            response.headers_mut().insert(REQUEST_ID.clone(), id);
-            Ok(marked(response, in_flight))
+        };
+        Answer {
+            route,
+            id: Some(id),
+            span,
+            limit,
+            timer: None,
+            forward_auth,
+            in_flight: Some(in_flight),
         }
     }
 
@@ -163,7 +129,7 @@ impl Framed {
 }
 
 /// A route's answer in the making, boxed: see [`Framed::route`].
-type RouteFuture = std::pin::Pin<Box<dyn Future<Output = Response> + Send>>;
+type RouteFuture = Pin<Box<dyn Future<Output = Response> + Send>>;
 
 /// `GET {files_prefix}/...`: what the route table's two object routes (`{prefix}/{*key}` and
 /// `{prefix}/`) match for GET.
@@ -203,10 +169,10 @@ impl HttpBody for MarkedBody {
     type Error = axum::Error;
 
     fn poll_frame(
-        self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
     ) -> Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
-        std::pin::Pin::new(&mut self.get_mut().body).poll_frame(cx)
+        Pin::new(&mut self.get_mut().body).poll_frame(cx)
     }
 
     fn is_end_stream(&self) -> bool {
@@ -218,38 +184,114 @@ impl HttpBody for MarkedBody {
     }
 }
 
-/// Polls `route` until it answers or, once it has had to wait, until `limit` has passed
-/// (`None`). The timer is made when the route first waits: a route that answers in its first
-/// poll (a signed 302 from a bearer token) reads no clock, touches no timer wheel, and its
-/// future holds no timer. (The limit counts from that first wait; what ran before it was
-/// synchronous work of microseconds.)
-async fn within<F: Future>(limit: std::time::Duration, route: F) -> Option<F::Output> {
-    let mut route = std::pin::pin!(route);
-    let mut timer: Option<std::pin::Pin<Box<tokio::time::Sleep>>> = None;
-    std::future::poll_fn(|cx| {
-        if let Poll::Ready(answer) = route.as_mut().poll(cx) {
-            return Poll::Ready(Some(answer));
-        }
-        let timer = timer.get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
-        timer.as_mut().poll(cx).map(|()| None)
-    })
-    .await
+/// What a request's route is at.
+enum Route {
+    /// Its future, being polled.
+    Running(RouteFuture),
+    /// Refused by the frame before it ran (taken when answered).
+    Refused(Option<AppError>),
 }
 
-/// Polls `route` inside `catch_unwind`: a handler that panics gets a 500 (its detail logged by
-/// the frame), and the connection and the worker live on.
-async fn catch_panic<F>(route: F) -> Response
-where
-    F: Future<Output = Response>,
-{
-    let mut route = std::pin::pin!(route);
-    std::future::poll_fn(|cx| {
-        match std::panic::catch_unwind(AssertUnwindSafe(|| route.as_mut().poll(cx))) {
-            Ok(poll) => poll,
-            Err(_) => Poll::Ready(AppError::internal("handler panicked").into_response()),
+/// A request's answer in the making: its route's future with the frame's layers around it,
+/// polled in one function (each layer as a future of its own moved the request's state and
+/// cost a poll call of its own per request; `bench/README.md`). On each poll of the route:
+///
+/// - the request id is the current one ([`crate::telemetry::in_request`], read by the audit
+///   lines) and the request's span is entered;
+/// - a panic is caught and becomes a 500 (its detail logged with the id), and the connection
+///   and the worker live on; the route is not polled again;
+/// - the time limit starts when the route first has to wait: a route that answers in its first
+///   poll (a signed 302 from a bearer token) reads no clock and makes no timer. (The limit
+///   counts from that first wait; what ran before it was synchronous work of microseconds.)
+///
+/// The answer then gets the request id and, if it has a body, holds the connection's in-flight
+/// mark until it is sent ([`marked`]). `Ok` always: the form hyper serves.
+pub struct Answer {
+    route: Route,
+    /// `Some` except inside a poll of the route (when it is the thread's current id) and once
+    /// answered.
+    id: Option<HeaderValue>,
+    span: Span,
+    limit: Duration,
+    /// Made at the route's first wait.
+    timer: Option<Pin<Box<tokio::time::Sleep>>>,
+    forward_auth: bool,
+    /// `Some` until answered.
+    in_flight: Option<InFlight>,
+}
+
+impl Future for Answer {
+    type Output = Result<Response, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        let response = match &mut this.route {
+            Route::Refused(refusal) => {
+                let refusal = refusal.take().expect("an answer is not polled once ready");
+                this.refuse(refusal)
+            }
+            Route::Running(route) => {
+                let polled = {
+                    let _entered = this.span.enter();
+                    crate::telemetry::in_request(&mut this.id, || {
+                        std::panic::catch_unwind(AssertUnwindSafe(|| route.as_mut().poll(cx)))
+                    })
+                };
+                match polled {
+                    Ok(Poll::Ready(response)) => response,
+                    Err(_) => AppError::internal("handler panicked").into_response(),
+                    Ok(Poll::Pending) => {
+                        let limit = this.limit;
+                        let timer = this
+                            .timer
+                            .get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
+                        if timer.as_mut().poll(cx).is_pending() {
+                            return Poll::Pending;
+                        }
+                        tracing::warn!(
+                            request_id = this.id_str(),
+                            "request timed out after {} ms",
+                            limit.as_millis()
+                        );
+                        this.refuse(AppError::Unavailable {
+                            backend: "request_timeout",
+                            retry_after: 1,
+                        })
+                    }
+                }
+            }
+        };
+        Poll::Ready(Ok(this.finish(response)))
+    }
+}
+
+impl Answer {
+    fn refuse(&self, err: AppError) -> Response {
+        if self.forward_auth {
+            err.into_forward_auth_response()
+        } else {
+            err.into_response()
         }
-    })
-    .await
+    }
+
+    fn id_str(&self) -> &str {
+        self.id
+            .as_ref()
+            .and_then(|id| id.to_str().ok())
+            .unwrap_or("-")
+    }
+
+    /// The route's `response`, finished: an internal error's detail logged with the request
+    /// id, the id on the answer, the in-flight mark released with it.
+    fn finish(&mut self, mut response: Response) -> Response {
+        if let Some(ErrorDetail(detail)) = response.extensions().get::<ErrorDetail>() {
+            tracing::error!(request_id = self.id_str(), detail = %detail, "internal error");
+        }
+        let id = self.id.take().expect("an answer is not polled once ready");
+        response.headers_mut().insert(REQUEST_ID.clone(), id);
+        let in_flight = self.in_flight.take().expect("an answer is not polled once ready");
+        marked(response, in_flight)
+    }
 }
 
 /// The request's id: an incoming `x-request-id` of 1 to 128 visible ASCII characters is kept
@@ -319,22 +361,84 @@ mod tests {
     use super::*;
     use axum::http::StatusCode;
 
+    /// `route` inside the frame's [`Answer`], as [`Framed::answer`] builds it for a request that
+    /// passed the hygiene checks, with the request id `req-1`.
+    fn answer_to<F>(route: F, limit: Duration, forward_auth: bool) -> Answer
+    where
+        F: Future<Output = Response> + Send + 'static,
+    {
+        let activity = Arc::new(crate::connection::Activity::default());
+        Answer {
+            route: Route::Running(Box::pin(route)),
+            id: Some(HeaderValue::from_static("req-1")),
+            span: Span::none(),
+            limit,
+            timer: None,
+            forward_auth,
+            in_flight: Some(activity.begin()),
+        }
+    }
+
+    async fn status_of(answer: Answer) -> (StatusCode, HeaderValue) {
+        let response = answer.await.unwrap_or_else(|never| match never {});
+        let id = response.headers()[&REQUEST_ID].clone();
+        (response.status(), id)
+    }
+
+    const SECOND: Duration = Duration::from_secs(1);
+
     #[tokio::test]
     async fn a_route_that_panics_is_a_500_and_one_that_answers_is_its_answer() {
-        let panics = catch_panic(async {
-            if true {
-                panic!("handler bug");
-            }
-            StatusCode::OK.into_response()
-        })
-        .await;
-        assert_eq!(panics.status(), StatusCode::INTERNAL_SERVER_ERROR);
-        let answers = catch_panic(async {
+        let panics = answer_to(
+            async {
+                if true {
+                    panic!("handler bug");
+                }
+                StatusCode::OK.into_response()
+            },
+            SECOND,
+            false,
+        );
+        assert_eq!(
+            status_of(panics).await,
+            (StatusCode::INTERNAL_SERVER_ERROR, HeaderValue::from_static("req-1"))
+        );
+        let answers = answer_to(
+            async {
+                tokio::task::yield_now().await;
+                StatusCode::FOUND.into_response()
+            },
+            SECOND,
+            false,
+        );
+        assert_eq!(status_of(answers).await.0, StatusCode::FOUND);
+    }
+
+    #[tokio::test]
+    async fn the_route_sees_its_request_id_at_every_poll_and_nothing_else_does() {
+        let id_now = || crate::telemetry::with_request_id(str::to_owned);
+        let route = async move {
+            let first = id_now();
+            // Another request polled on this thread meanwhile has its own id, and leaves ours.
+            let other = Answer {
+                id: Some(HeaderValue::from_static("req-2")),
+                ..answer_to(async move { id_now().into_response() }, SECOND, false)
+            };
+            let other = other.await.unwrap().into_body();
+            let other_saw = axum::body::to_bytes(other, 1024).await.unwrap();
+            let after_other = id_now();
             tokio::task::yield_now().await;
-            StatusCode::FOUND.into_response()
-        })
-        .await;
-        assert_eq!(answers.status(), StatusCode::FOUND);
+            let after_yield = id_now();
+            let other_saw = std::str::from_utf8(&other_saw).unwrap();
+            format!("{first} {other_saw} {after_other} {after_yield}").into_response()
+        };
+        let response = answer_to(route, SECOND, false).await.unwrap();
+        let body = axum::body::to_bytes(response.into_body(), 1024).await.unwrap();
+        assert_eq!(&body[..], b"req-1 req-2 req-1 req-1");
+        assert_eq!(id_now(), "-", "outside a request");
+        let panics = answer_to(async { panic!("handler bug") }, SECOND, false);
+        let _ = status_of(panics).await;
+        assert_eq!(id_now(), "-", "a panic in the route puts the id back too");
     }
 
     #[tokio::test]
@@ -352,18 +456,27 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_route_gets_its_time_limit_once_it_waits_and_none_if_it_never_does() {
-        let limit = std::time::Duration::from_millis(300);
-        let at_once = within(limit, async { 1 }).await;
-        assert_eq!(at_once, Some(1));
+        let limit = Duration::from_millis(300);
+        let mut at_once = answer_to(async { StatusCode::FOUND.into_response() }, limit, false);
+        let polled = std::future::poll_fn(|cx| Poll::Ready(Pin::new(&mut at_once).poll(cx))).await;
+        assert!(matches!(polled, Poll::Ready(Ok(r)) if r.status() == StatusCode::FOUND));
+        assert!(at_once.timer.is_none(), "answered in its first poll: no timer");
         let waits = |ms| async move {
-            tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
-            ms
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+            StatusCode::FOUND.into_response()
         };
         let started = tokio::time::Instant::now();
-        assert_eq!(within(limit, waits(299)).await, Some(299));
-        assert_eq!(within(limit, waits(301)).await, None);
-        assert_eq!(within(limit, std::future::pending::<()>()).await, None);
+        let (status, _) = status_of(answer_to(waits(299), limit, false)).await;
+        assert_eq!(status, StatusCode::FOUND);
+        let (status, id) = status_of(answer_to(waits(301), limit, false)).await;
+        assert_eq!(
+            (status, id),
+            (StatusCode::SERVICE_UNAVAILABLE, HeaderValue::from_static("req-1"))
+        );
+        let pending = std::future::pending::<Response>();
+        let (status, _) = status_of(answer_to(pending, limit, true)).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "forward auth gets 200, 401 or 403 only");
         // 299 ms, then the two limits of 300 ms.
-        assert_eq!(started.elapsed(), std::time::Duration::from_millis(899));
+        assert_eq!(started.elapsed(), Duration::from_millis(899));
     }
 }

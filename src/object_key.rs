@@ -56,6 +56,34 @@ impl KeyRejection {
     }
 }
 
+/// What one byte of a key is to [`ObjectKey::check`]: looked up in [`BYTE_CLASS`], one load
+/// per byte, instead of a chain of range tests (every request's key pays this loop).
+#[derive(Clone, Copy)]
+enum ByteClass {
+    Plain,
+    Slash,
+    /// The first byte of a multi-byte character: its characters are checked after the pass.
+    NonAscii,
+    Refused(KeyRejection),
+}
+
+static BYTE_CLASS: [ByteClass; 256] = {
+    let mut table = [ByteClass::Plain; 256];
+    let mut b = 0;
+    while b < 256 {
+        table[b] = match b as u8 {
+            0x00..=0x1f | 0x7f => ByteClass::Refused(KeyRejection::ControlCharacter),
+            b'\\' => ByteClass::Refused(KeyRejection::Backslash),
+            b'*' | b'?' | b';' | b'#' | b'%' => ByteClass::Refused(KeyRejection::ReservedCharacter),
+            b'/' => ByteClass::Slash,
+            0x80.. => ByteClass::NonAscii,
+            _ => ByteClass::Plain,
+        };
+        b += 1;
+    }
+    table
+};
+
 impl ObjectKey {
     /// Parses the raw (still percent-encoded) path that follows the files prefix, without its
     /// leading `/`. `max_bytes` bounds the decoded key.
@@ -126,16 +154,14 @@ impl ObjectKey {
         let mut start = 0;
         let mut ascii = true;
         for (i, &b) in bytes.iter().enumerate() {
-            match b {
-                0x00..=0x1f | 0x7f => return Err(KeyRejection::ControlCharacter),
-                b'\\' => return Err(KeyRejection::Backslash),
-                b'*' | b'?' | b';' | b'#' | b'%' => return Err(KeyRejection::ReservedCharacter),
-                b'/' => {
+            match BYTE_CLASS[usize::from(b)] {
+                ByteClass::Plain => {}
+                ByteClass::Slash => {
                     segment_error = segment_error.or(Self::segment_error(&bytes[start..i]));
                     start = i + 1;
                 }
-                0x80.. => ascii = false,
-                _ => {}
+                ByteClass::NonAscii => ascii = false,
+                ByteClass::Refused(refusal) => return Err(refusal),
             }
         }
         let segment_error = segment_error.or(Self::segment_error(&bytes[start..]));

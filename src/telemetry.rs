@@ -6,6 +6,8 @@
 //! (`bench/README.md`), and the audit line already says what it would. Nothing secret is
 //! ever recorded: no Authorization or Cookie header, no query string, no signed URL, no key.
 
+use std::cell::RefCell;
+
 use axum::http::{HeaderValue, Request};
 use tracing::field::{Field, Visit};
 use tracing::Span;
@@ -137,31 +139,43 @@ impl Visit for QuotingVisitor<'_> {
     }
 }
 
-tokio::task_local! {
-    /// The `x-request-id` of the request being answered.
-    static REQUEST_ID: HeaderValue;
+thread_local! {
+    /// The `x-request-id` of the request whose future this thread is polling, if any: set by
+    /// [`in_request`] for one poll at a time, so it follows the request from worker to worker.
+    static REQUEST_ID: RefCell<Option<HeaderValue>> = const { RefCell::new(None) };
 }
 
-/// Runs `future` (the rest of a request) with `id` as the current request id.
-pub async fn with_request<F: std::future::Future>(id: HeaderValue, future: F) -> F::Output {
-    REQUEST_ID.scope(id, future).await
+/// Runs `f` (one poll of a request's future) with `id` as the current request id. The id is
+/// moved into the thread's slot and back, never cloned; a poll that panics puts it back too.
+/// Nested calls see the innermost id and restore the outer one.
+pub fn in_request<R>(id: &mut Option<HeaderValue>, f: impl FnOnce() -> R) -> R {
+    struct Restore<'a>(&'a mut Option<HeaderValue>);
+    impl Drop for Restore<'_> {
+        fn drop(&mut self) {
+            REQUEST_ID.with_borrow_mut(|current| std::mem::swap(current, self.0));
+        }
+    }
+    REQUEST_ID.with_borrow_mut(|current| std::mem::swap(current, id));
+    let _restore = Restore(id);
+    f()
 }
 
 /// Calls `f` with the current request's id, or `"-"` outside a request.
 pub fn with_request_id<R>(f: impl FnOnce(&str) -> R) -> R {
-    // A HeaderValue clone is a reference-count increment.
-    let id = REQUEST_ID.try_with(HeaderValue::clone).ok();
-    f(id.as_ref().and_then(|v| v.to_str().ok()).unwrap_or("-"))
+    REQUEST_ID.with_borrow(|id| f(id.as_ref().and_then(|v| v.to_str().ok()).unwrap_or("-")))
 }
 
 /// One audit line: `audit!(subject, object = %key, decision = "allow")` logs at info with target
-/// `signgate::audit` and the current request id.
+/// `signgate::audit` and the current request id. When the filter drops audit lines (`log.level`
+/// `warn`, or `signgate::audit=off`), the request id is not even looked up.
 #[macro_export]
 macro_rules! audit {
     ($($field:tt)*) => {
-        $crate::telemetry::with_request_id(|request_id| {
-            ::tracing::info!(target: "signgate::audit", request_id, $($field)*)
-        })
+        if ::tracing::enabled!(target: "signgate::audit", ::tracing::Level::INFO) {
+            $crate::telemetry::with_request_id(|request_id| {
+                ::tracing::info!(target: "signgate::audit", request_id, $($field)*)
+            })
+        }
     };
 }
 

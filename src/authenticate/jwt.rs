@@ -236,14 +236,15 @@ impl JwtAuthenticator {
         })
     }
 
-    pub async fn authenticate(&self, headers: &HeaderMap) -> Option<AuthOutcome> {
+    /// The outcome for `headers` at `now` (the request's time from the service clock; the system
+    /// clock in a deployment, as the library's own that judges a token on a cache miss).
+    pub async fn authenticate(&self, headers: &HeaderMap, now: u64) -> Option<AuthOutcome> {
         let malformed = Some(AuthOutcome::Rejected(AuthFailure::Malformed));
         let sent = match sent_credential(headers, self.token_cookie.as_deref()) {
             Found::None => return None,
             Found::Malformed => return malformed,
             Found::Token(sent) => sent,
         };
-        let now = jsonwebtoken::get_current_timestamp();
         // Looked up as sent: only checked and verified tokens are remembered, so an exact
         // match is one; anything else is checked, then verified.
         if let Some(verified) = &self.verified {

@@ -160,7 +160,7 @@ impl Authenticator {
     /// moved at each of its layers (`bench/README.md`, "Where the time goes").
     async fn authenticate(&self, headers: &HeaderMap, now: u64) -> Option<AuthOutcome> {
         match self {
-            Authenticator::Jwt(a) => a.authenticate(headers).await,
+            Authenticator::Jwt(a) => a.authenticate(headers, now).await,
             Authenticator::DjangoSession(a) => Box::pin(a.authenticate(headers, now)).await,
             Authenticator::RedisSession(a) => Box::pin(a.authenticate(headers)).await,
         }

@@ -28,7 +28,8 @@ struct Verified {
     exp: u64,
     nbf: Option<u64>,
     leeway: u64,
-    /// The first second (the JWT library's clock) at which the entry is no longer used.
+    /// The first second (the request clock, as for [`VerifiedTokens::get`]) at which the entry is
+    /// no longer used.
     stale_at: u64,
 }
 
@@ -93,8 +94,10 @@ impl VerifiedTokens {
     }
 
     /// The caller of `token` (its bytes as sent) if it was verified within the TTL and is
-    /// still fresh at `now`. Only tokens that passed the credential check and verification
-    /// are ever stored, so a match on the exact bytes needs neither again.
+    /// still fresh at `now`, the request's time from the service clock (the system clock in a
+    /// deployment, the one the JWT library verifies a missed token by). Only tokens that passed
+    /// the credential check and verification are ever stored, so a match on the exact bytes
+    /// needs neither again.
     pub(super) fn get(&self, token: &[u8], now: u64) -> Option<Arc<User>> {
         if token.len() > MAX_CACHED_TOKEN_BYTES {
             // Never stored: no need to hash it to find out.
@@ -121,7 +124,7 @@ impl VerifiedTokens {
         user
     }
 
-    /// Remembers `token` from `now` (the JWT library's clock, as for [`Self::get`]).
+    /// Remembers `token` from `now` (the request clock, as for [`Self::get`]).
     pub(super) fn insert(&self, token: &str, user: Arc<User>, leeway: u64, now: u64) {
         if token.len() > MAX_CACHED_TOKEN_BYTES {
             return;
