@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use axum::body::HttpBody;
 use axum::extract::{ConnectInfo, Request};
-use axum::http::{header, HeaderValue, Method};
+use axum::http::{header, HeaderMap, HeaderValue, Method};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 use tower::ServiceExt;
@@ -35,7 +35,7 @@ pub const MAX_HEADER_BYTES: usize = 16 * 1024;
 /// `Router::layer` puts a layer on each route, and each one clones its boxed inner service and
 /// boxes its future on every request (`bench/README.md` has the figures). For every request:
 ///
-/// 1. the request id ([`request_id`]) goes back on the answer and into the audit line and the
+/// 1. the request id ([`HeadFacts::request_id`]) goes back on the answer and into the audit line and the
 ///    other lines written about this request;
 /// 2. oversized request targets (414) and header sections (431) are refused, and so is a body
 ///    on GET or HEAD (400);
@@ -75,11 +75,14 @@ impl Framed {
             let from_proxy = is_trusted(canonical(peer.ip()), &server.trusted_proxies);
             (server.request_timeout, from_proxy)
         };
-        let id = request_id(&mut request, from_proxy);
+        let mut facts = HeadFacts::of(request.headers());
+        let refusal = facts
+            .oversized(&request)
+            .or_else(|| facts.body_on_read(request.method()));
+        let id = facts.request_id(&mut request, from_proxy);
         // A reverse proxy's auth subrequest gets only 200, 401 or 403, the frame's own refusals
         // included (nginx turns any other status into a 500).
         let forward_auth = request.uri().path() == crate::paths::AUTH;
-        let refusal = oversized(&request).or_else(|| body_on_read(&request));
         let (route, span) = match refusal {
             Some(refusal) => (Route::Refused(Some(refusal)), Span::none()),
             None => {
@@ -294,19 +297,76 @@ impl Answer {
     }
 }
 
-/// The request's id: an incoming `x-request-id` of 1 to 128 visible ASCII characters is kept
-/// when it comes from a trusted proxy (`server.trusted_proxies`), so the proxy's logs and ours
-/// correlate; from anyone else, or malformed, it is replaced by a new UUID (in the request
-/// too), so a client cannot choose the id its requests are audited under.
-fn request_id(request: &mut Request, from_proxy: bool) -> HeaderValue {
-    match request.headers().get(&REQUEST_ID) {
-        Some(v) if from_proxy && acceptable_id(v) => v.clone(),
-        Some(_) => {
-            let id = new_id();
-            request.headers_mut().insert(REQUEST_ID.clone(), id.clone());
-            id
+/// What the frame reads from a request's headers, in one walk over them: a request carries a
+/// handful of headers, and walking them costs less than the three hashed lookups it replaces.
+struct HeadFacts {
+    /// The header section's size, as [`MAX_HEADER_BYTES`] counts it (names, values and 4 bytes
+    /// of separators per header), as received.
+    bytes: usize,
+    /// The first `x-request-id`, if any.
+    request_id: Option<HeaderValue>,
+    /// A `Transfer-Encoding`, or a `Content-Length` other than `0`.
+    announces_body: bool,
+}
+
+impl HeadFacts {
+    fn of(headers: &HeaderMap) -> Self {
+        let mut facts = HeadFacts {
+            bytes: 0,
+            request_id: None,
+            announces_body: false,
+        };
+        for (name, value) in headers {
+            facts.bytes += name.as_str().len() + value.len() + 4;
+            if name == header::CONTENT_LENGTH {
+                facts.announces_body |= value.as_bytes() != b"0";
+            } else if name == header::TRANSFER_ENCODING {
+                facts.announces_body = true;
+            } else if name == REQUEST_ID && facts.request_id.is_none() {
+                facts.request_id = Some(value.clone());
+            }
         }
-        None => new_id(),
+        facts
+    }
+
+    /// The frame's refusal of a request this large: a request target over [`MAX_URI_BYTES`]
+    /// (414) or a header section over [`MAX_HEADER_BYTES`] (431).
+    fn oversized(&self, request: &Request) -> Option<AppError> {
+        let uri_len = request
+            .uri()
+            .path_and_query()
+            .map_or(0, |p| p.as_str().len());
+        if uri_len > MAX_URI_BYTES {
+            return Some(AppError::UriTooLong);
+        }
+        (self.bytes > MAX_HEADER_BYTES).then_some(AppError::HeadersTooLarge)
+    }
+
+    /// GET and HEAD never carry a body here. One that does (`Transfer-Encoding`, or a non-zero
+    /// `Content-Length`) is refused: a body on a GET is how request-smuggling attempts start,
+    /// and no real client of signgate sends one.
+    fn body_on_read(&self, method: &Method) -> Option<AppError> {
+        let read = method == Method::GET || method == Method::HEAD;
+        (read && self.announces_body).then_some(AppError::BadRequest(
+            "body_not_allowed",
+            "GET and HEAD requests must not carry a body",
+        ))
+    }
+
+    /// The request's id: an incoming `x-request-id` of 1 to 128 visible ASCII characters is
+    /// kept when it comes from a trusted proxy (`server.trusted_proxies`), so the proxy's logs
+    /// and ours correlate; from anyone else, or malformed, it is replaced by a new UUID (in the
+    /// request too), so a client cannot choose the id its requests are audited under.
+    fn request_id(&mut self, request: &mut Request, from_proxy: bool) -> HeaderValue {
+        match self.request_id.take() {
+            Some(v) if from_proxy && acceptable_id(&v) => v,
+            Some(_) => {
+                let id = new_id();
+                request.headers_mut().insert(REQUEST_ID.clone(), id.clone());
+                id
+            }
+            None => new_id(),
+        }
     }
 }
 
@@ -319,41 +379,6 @@ fn new_id() -> HeaderValue {
     let mut buf = uuid::Uuid::encode_buffer();
     let text = uuid::Uuid::new_v4().hyphenated().encode_lower(&mut buf);
     HeaderValue::from_str(text).expect("a UUID is a valid header value")
-}
-
-fn oversized(request: &Request) -> Option<AppError> {
-    let uri_len = request
-        .uri()
-        .path_and_query()
-        .map_or(0, |p| p.as_str().len());
-    if uri_len > MAX_URI_BYTES {
-        return Some(AppError::UriTooLong);
-    }
-    let head: usize = request
-        .headers()
-        .iter()
-        .map(|(k, v)| k.as_str().len() + v.len() + 4)
-        .sum();
-    (head > MAX_HEADER_BYTES).then_some(AppError::HeadersTooLarge)
-}
-
-/// GET and HEAD never carry a body here. One that does (`Transfer-Encoding`, or a non-zero
-/// `Content-Length`) is refused: a body on a GET is how request-smuggling attempts start, and no
-/// real client of signgate sends one.
-fn body_on_read(request: &Request) -> Option<AppError> {
-    let method = request.method();
-    if method != Method::GET && method != Method::HEAD {
-        return None;
-    }
-    let headers = request.headers();
-    let has_length = headers
-        .get_all(header::CONTENT_LENGTH)
-        .iter()
-        .any(|v| v.as_bytes() != b"0");
-    (headers.contains_key(header::TRANSFER_ENCODING) || has_length).then_some(AppError::BadRequest(
-        "body_not_allowed",
-        "GET and HEAD requests must not carry a body",
-    ))
 }
 
 #[cfg(test)]
@@ -439,6 +464,37 @@ mod tests {
         let panics = answer_to(async { panic!("handler bug") }, SECOND, false);
         let _ = status_of(panics).await;
         assert_eq!(id_now(), "-", "a panic in the route puts the id back too");
+    }
+
+    #[test]
+    fn one_walk_over_the_headers_finds_a_body_the_first_id_and_the_size() {
+        let facts = |headers: &[(&str, &str)]| {
+            let mut map = HeaderMap::new();
+            for (name, value) in headers {
+                map.append(
+                    header::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                    HeaderValue::from_str(value).unwrap(),
+                );
+            }
+            HeadFacts::of(&map)
+        };
+        let get = Method::GET;
+        let plain = facts(&[("host", "a"), ("content-length", "0"), ("accept", "*/*")]);
+        assert!(plain.body_on_read(&get).is_none());
+        assert!(plain.request_id.is_none());
+        assert_eq!(plain.bytes, (4 + 1 + 4) + (14 + 1 + 4) + (6 + 3 + 4));
+        for body in [
+            &[("content-length", "0"), ("content-length", "5")][..],
+            &[("transfer-encoding", "chunked")],
+            &[("Transfer-Encoding", "identity"), ("content-length", "0")],
+        ] {
+            let facts = facts(body);
+            assert!(facts.body_on_read(&get).is_some(), "{body:?}");
+            assert!(facts.body_on_read(&Method::HEAD).is_some(), "{body:?}");
+            assert!(facts.body_on_read(&Method::POST).is_none(), "{body:?}");
+        }
+        let ids = facts(&[("x-request-id", "first"), ("X-Request-Id", "second")]);
+        assert_eq!(ids.request_id, Some(HeaderValue::from_static("first")));
     }
 
     #[tokio::test]

@@ -56,15 +56,19 @@ impl KeyRejection {
     }
 }
 
-/// What one byte of a key is to [`ObjectKey::check`]: looked up in [`BYTE_CLASS`], one load
-/// per byte, instead of a chain of range tests (every request's key pays this loop).
-#[derive(Clone, Copy)]
+/// What one byte of a key is to [`ObjectKey::check`], looked up in [`BYTE_CLASS`]: the check
+/// skips runs of plain bytes with one load and one test per byte (every request's key pays
+/// this loop) and looks closer only at the others.
+#[derive(Clone, Copy, PartialEq, Eq)]
 enum ByteClass {
     Plain,
     Slash,
-    /// The first byte of a multi-byte character: its characters are checked after the pass.
+    /// The first or a later byte of a multi-byte character: the key's characters are checked
+    /// after the pass.
     NonAscii,
-    Refused(KeyRejection),
+    Control,
+    Backslash,
+    Reserved,
 }
 
 static BYTE_CLASS: [ByteClass; 256] = {
@@ -72,9 +76,9 @@ static BYTE_CLASS: [ByteClass; 256] = {
     let mut b = 0;
     while b < 256 {
         table[b] = match b as u8 {
-            0x00..=0x1f | 0x7f => ByteClass::Refused(KeyRejection::ControlCharacter),
-            b'\\' => ByteClass::Refused(KeyRejection::Backslash),
-            b'*' | b'?' | b';' | b'#' | b'%' => ByteClass::Refused(KeyRejection::ReservedCharacter),
+            0x00..=0x1f | 0x7f => ByteClass::Control,
+            b'\\' => ByteClass::Backslash,
+            b'*' | b'?' | b';' | b'#' | b'%' => ByteClass::Reserved,
             b'/' => ByteClass::Slash,
             0x80.. => ByteClass::NonAscii,
             _ => ByteClass::Plain,
@@ -153,16 +157,22 @@ impl ObjectKey {
         let mut segment_error = None;
         let mut start = 0;
         let mut ascii = true;
-        for (i, &b) in bytes.iter().enumerate() {
-            match BYTE_CLASS[usize::from(b)] {
-                ByteClass::Plain => {}
+        let class = |b: &u8| BYTE_CLASS[usize::from(*b)];
+        let mut from = 0;
+        while let Some(skipped) = bytes[from..].iter().position(|b| class(b) != ByteClass::Plain) {
+            let i = from + skipped;
+            match class(&bytes[i]) {
                 ByteClass::Slash => {
                     segment_error = segment_error.or(Self::segment_error(&bytes[start..i]));
                     start = i + 1;
                 }
                 ByteClass::NonAscii => ascii = false,
-                ByteClass::Refused(refusal) => return Err(refusal),
+                ByteClass::Control => return Err(KeyRejection::ControlCharacter),
+                ByteClass::Backslash => return Err(KeyRejection::Backslash),
+                ByteClass::Reserved => return Err(KeyRejection::ReservedCharacter),
+                ByteClass::Plain => unreachable!("skipped"),
             }
+            from = i + 1;
         }
         let segment_error = segment_error.or(Self::segment_error(&bytes[start..]));
         if !ascii
