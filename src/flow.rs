@@ -226,9 +226,9 @@ async fn authorize_folder(
             "this folder's credential travels in its entry URL: give next=<file in the folder>",
         ));
     }
-    let credential =
-        rule.target
-            .sign_folder(folder, next.as_deref(), client_ip, now)?;
+    let credential = rule
+        .target
+        .sign_folder(folder, next.as_deref(), client_ip, now)?;
     app.metrics
         .signature(rule.target.provider(), &credential.key_id);
     crate::audit!(
@@ -322,9 +322,7 @@ async fn decide_and_sign(
                 crate::audit!(subject, object = %key, decision = "deny", grant = sql_grant_name(rule));
                 return Err(refusal(rule.deny_as_not_found));
             }
-            let signed = rule
-                .target
-                .sign(key, download, client_ip, now)?;
+            let signed = rule.target.sign(key, download, client_ip, now)?;
             app.metrics
                 .signature(rule.target.provider(), &signed.key_id);
             crate::audit!(

@@ -292,7 +292,10 @@ impl Answer {
         }
         let id = self.id.take().expect("an answer is not polled once ready");
         response.headers_mut().insert(REQUEST_ID.clone(), id);
-        let in_flight = self.in_flight.take().expect("an answer is not polled once ready");
+        let in_flight = self
+            .in_flight
+            .take()
+            .expect("an answer is not polled once ready");
         marked(response, in_flight)
     }
 }
@@ -426,7 +429,10 @@ mod tests {
         );
         assert_eq!(
             status_of(panics).await,
-            (StatusCode::INTERNAL_SERVER_ERROR, HeaderValue::from_static("req-1"))
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                HeaderValue::from_static("req-1")
+            )
         );
         let answers = answer_to(
             async {
@@ -458,7 +464,9 @@ mod tests {
             format!("{first} {other_saw} {after_other} {after_yield}").into_response()
         };
         let response = answer_to(route, SECOND, false).await.unwrap();
-        let body = axum::body::to_bytes(response.into_body(), 1024).await.unwrap();
+        let body = axum::body::to_bytes(response.into_body(), 1024)
+            .await
+            .unwrap();
         assert_eq!(&body[..], b"req-1 req-2 req-1 req-1");
         assert_eq!(id_now(), "-", "outside a request");
         let panics = answer_to(async { panic!("handler bug") }, SECOND, false);
@@ -516,7 +524,10 @@ mod tests {
         let mut at_once = answer_to(async { StatusCode::FOUND.into_response() }, limit, false);
         let polled = std::future::poll_fn(|cx| Poll::Ready(Pin::new(&mut at_once).poll(cx))).await;
         assert!(matches!(polled, Poll::Ready(Ok(r)) if r.status() == StatusCode::FOUND));
-        assert!(at_once.timer.is_none(), "answered in its first poll: no timer");
+        assert!(
+            at_once.timer.is_none(),
+            "answered in its first poll: no timer"
+        );
         let waits = |ms| async move {
             tokio::time::sleep(Duration::from_millis(ms)).await;
             StatusCode::FOUND.into_response()
@@ -527,11 +538,18 @@ mod tests {
         let (status, id) = status_of(answer_to(waits(301), limit, false)).await;
         assert_eq!(
             (status, id),
-            (StatusCode::SERVICE_UNAVAILABLE, HeaderValue::from_static("req-1"))
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                HeaderValue::from_static("req-1")
+            )
         );
         let pending = std::future::pending::<Response>();
         let (status, _) = status_of(answer_to(pending, limit, true)).await;
-        assert_eq!(status, StatusCode::FORBIDDEN, "forward auth gets 200, 401 or 403 only");
+        assert_eq!(
+            status,
+            StatusCode::FORBIDDEN,
+            "forward auth gets 200, 401 or 403 only"
+        );
         // 299 ms, then the two limits of 300 ms.
         assert_eq!(started.elapsed(), Duration::from_millis(899));
     }

@@ -159,7 +159,10 @@ impl ObjectKey {
         let mut ascii = true;
         let class = |b: &u8| BYTE_CLASS[usize::from(*b)];
         let mut from = 0;
-        while let Some(skipped) = bytes[from..].iter().position(|b| class(b) != ByteClass::Plain) {
+        while let Some(skipped) = bytes[from..]
+            .iter()
+            .position(|b| class(b) != ByteClass::Plain)
+        {
             let i = from + skipped;
             match class(&bytes[i]) {
                 ByteClass::Slash => {
