@@ -35,8 +35,8 @@ pub const MAX_HEADER_BYTES: usize = 16 * 1024;
 /// `Router::layer` puts a layer on each route, and each one clones its boxed inner service and
 /// boxes its future on every request (`bench/README.md` has the figures). For every request:
 ///
-/// 1. the request id ([`HeadFacts::request_id`]) goes back on the answer and into the audit line and the
-///    other lines written about this request;
+/// 1. the request id ([`HeadFacts::request_id()`]) goes back on the answer and into the audit
+///    line and the other lines written about this request;
 /// 2. oversized request targets (414) and header sections (431) are refused, and so is a body
 ///    on GET or HEAD (400);
 /// 3. the route gets `server.request_timeout_ms` (then 503), counted from when it first has to
@@ -193,6 +193,8 @@ enum Route {
     Running(RouteFuture),
     /// Refused by the frame before it ran (taken when answered).
     Refused(Option<AppError>),
+    /// Answered: the route's future is dropped as soon as it has answered or run out of time.
+    Done,
 }
 
 /// A request's answer in the making: its route's future with the frame's layers around it,
@@ -229,8 +231,9 @@ impl Future for Answer {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
         let response = match &mut this.route {
+            Route::Done => panic!("an answer is not polled once ready"),
             Route::Refused(refusal) => {
-                let refusal = refusal.take().expect("an answer is not polled once ready");
+                let refusal = refusal.take().expect("refused once");
                 this.refuse(refusal)
             }
             Route::Running(route) => {
@@ -264,6 +267,7 @@ impl Future for Answer {
                 }
             }
         };
+        this.route = Route::Done;
         Poll::Ready(Ok(this.finish(response)))
     }
 }
@@ -290,12 +294,9 @@ impl Answer {
         if let Some(ErrorDetail(detail)) = response.extensions().get::<ErrorDetail>() {
             tracing::error!(request_id = self.id_str(), detail = %detail, "internal error");
         }
-        let id = self.id.take().expect("an answer is not polled once ready");
+        let id = self.id.take().expect("the id is back after every poll");
         response.headers_mut().insert(REQUEST_ID.clone(), id);
-        let in_flight = self
-            .in_flight
-            .take()
-            .expect("an answer is not polled once ready");
+        let in_flight = self.in_flight.take().expect("answered once");
         marked(response, in_flight)
     }
 }
@@ -445,7 +446,7 @@ mod tests {
         assert_eq!(status_of(answers).await.0, StatusCode::FOUND);
     }
 
-    #[tokio::test]
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_route_sees_its_request_id_at_every_poll_and_nothing_else_does() {
         let id_now = || crate::telemetry::with_request_id(str::to_owned);
         let route = async move {
@@ -463,7 +464,11 @@ mod tests {
             let other_saw = std::str::from_utf8(&other_saw).unwrap();
             format!("{first} {other_saw} {after_other} {after_yield}").into_response()
         };
-        let response = answer_to(route, SECOND, false).await.unwrap();
+        // Spawned on a runtime of two workers: the task may resume on either after its yield.
+        let response = tokio::spawn(answer_to(route, SECOND, false))
+            .await
+            .unwrap()
+            .unwrap();
         let body = axum::body::to_bytes(response.into_body(), 1024)
             .await
             .unwrap();
@@ -472,6 +477,20 @@ mod tests {
         let panics = answer_to(async { panic!("handler bug") }, SECOND, false);
         let _ = status_of(panics).await;
         assert_eq!(id_now(), "-", "a panic in the route puts the id back too");
+    }
+
+    #[test]
+    #[should_panic(expected = "not polled once ready")]
+    fn an_answer_is_not_polled_again_once_ready() {
+        let mut answer = answer_to(async { StatusCode::FOUND.into_response() }, SECOND, false);
+        let waker = std::task::Waker::noop();
+        let mut cx = Context::from_waker(waker);
+        assert!(Pin::new(&mut answer).poll(&mut cx).is_ready());
+        assert!(
+            matches!(answer.route, Route::Done),
+            "the route's future dropped"
+        );
+        let _ = Pin::new(&mut answer).poll(&mut cx);
     }
 
     #[test]
@@ -503,6 +522,20 @@ mod tests {
         }
         let ids = facts(&[("x-request-id", "first"), ("X-Request-Id", "second")]);
         assert_eq!(ids.request_id, Some(HeaderValue::from_static("first")));
+        // The header section is measured as received: a client's own oversized id counts,
+        // although it would be replaced.
+        let request = |id: &str| {
+            let mut request = Request::new(axum::body::Body::empty());
+            let value = HeaderValue::from_str(id).unwrap();
+            request.headers_mut().insert(REQUEST_ID.clone(), value);
+            request
+        };
+        let limit = MAX_HEADER_BYTES - "x-request-id".len() - 4;
+        let fits = request(&"a".repeat(limit));
+        assert!(HeadFacts::of(fits.headers()).oversized(&fits).is_none());
+        let over = request(&"a".repeat(limit + 1));
+        let refusal = HeadFacts::of(over.headers()).oversized(&over);
+        assert!(matches!(refusal, Some(AppError::HeadersTooLarge)));
     }
 
     #[tokio::test]

@@ -339,6 +339,29 @@ mod tests {
     }
 
     #[test]
+    fn every_byte_is_refused_or_kept_as_the_rules_say_wherever_it_stands() {
+        use KeyRejection::*;
+        // Every ASCII byte but the separator itself (its segments are the cases below).
+        for b in (0u8..=0x7f).filter(|&b| b != b'/') {
+            let expected = match b {
+                0..=0x1f | 0x7f => Err(ControlCharacter),
+                b'\\' => Err(Backslash),
+                b'*' | b'?' | b';' | b'#' | b'%' => Err(ReservedCharacter),
+                _ => Ok(()),
+            };
+            let c = char::from(b);
+            for text in [format!("{c}b"), format!("a/x{c}y/b"), format!("a{c}")] {
+                let checked = ObjectKey::parse(&text, 1024).map(|_| ());
+                assert_eq!(checked, expected, "{text:?}");
+            }
+        }
+        // A byte's refusal outranks an earlier segment's.
+        assert_eq!(ObjectKey::parse("a//b*", 1024), Err(ReservedCharacter));
+        assert_eq!(ObjectKey::parse("./a\\", 1024), Err(Backslash));
+        assert_eq!(ObjectKey::parse("../a", 1024), Err(DotSegment));
+    }
+
+    #[test]
     fn refuses_traversal_and_encoded_separators() {
         use KeyRejection::*;
         let cases = [

@@ -162,7 +162,15 @@ pub fn in_request<R>(id: &mut Option<HeaderValue>, f: impl FnOnce() -> R) -> R {
 
 /// Calls `f` with the current request's id, or `"-"` outside a request.
 pub fn with_request_id<R>(f: impl FnOnce(&str) -> R) -> R {
-    REQUEST_ID.with_borrow(|id| f(id.as_ref().and_then(|v| v.to_str().ok()).unwrap_or("-")))
+    // `try_with`: a line written while the thread's locals are torn down says "-" too.
+    let mut f = Some(f);
+    let mut call = |id: &str| (f.take().expect("called once"))(id);
+    REQUEST_ID
+        .try_with(|slot| {
+            let slot = slot.borrow();
+            call(slot.as_ref().and_then(|v| v.to_str().ok()).unwrap_or("-"))
+        })
+        .unwrap_or_else(|_| call("-"))
 }
 
 /// One audit line: `audit!(subject, object = %key, decision = "allow")` logs at info with target
@@ -193,6 +201,24 @@ pub fn make_span<B>(request: &Request<B>, request_id: &HeaderValue) -> Span {
 mod tests {
     use super::*;
     use std::sync::{Arc, Mutex};
+
+    #[test]
+    fn a_poll_that_panics_puts_the_outer_id_back() {
+        let id = |text| Some(HeaderValue::from_static(text));
+        let mut outer = id("outer");
+        let seen = in_request(&mut outer, || {
+            let mut inner = id("inner");
+            let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                in_request(&mut inner, || -> () { panic!("a route's bug") })
+            }));
+            assert!(unwound.is_err());
+            assert_eq!(inner, id("inner"), "the inner id is back in its owner");
+            with_request_id(str::to_owned)
+        });
+        assert_eq!(seen, "outer");
+        assert_eq!(outer, id("outer"));
+        assert_eq!(with_request_id(str::to_owned), "-");
+    }
 
     #[derive(Clone, Default)]
     struct Buffer(Arc<Mutex<Vec<u8>>>);

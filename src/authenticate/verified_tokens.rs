@@ -12,8 +12,9 @@ use crate::metrics::CacheCounters;
 
 /// Tokens that passed every check, keyed by their exact text (any other byte is another key, so
 /// a forged variant of a cached token is never a hit). An entry lives at most `ttl` and is only
-/// used while the token's own `exp`/`nbf` still hold under the issuer's leeway, with the clock
-/// the JWT library itself uses; failures are never cached. The cache belongs to one
+/// used while the token's own `exp`/`nbf` still hold under the issuer's leeway, judged at the
+/// request's time from the service clock (always the system clock outside tests, the clock the
+/// JWT library verifies by); failures are never cached. The cache belongs to one
 /// configuration: a reload builds a new, empty one.
 pub struct VerifiedTokens {
     cache: quick_cache::sync::Cache<Box<[u8]>, Verified, Weight, foldhash::fast::RandomState>,
