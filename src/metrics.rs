@@ -137,6 +137,12 @@ impl<L: Clone + std::hash::Hash + Eq> HotSeries<L> {
     }
 }
 
+/// Label texts equal: by address first (the hot path passes literals, so the same text is
+/// usually the same bytes), then by content.
+fn same(a: &str, b: &str) -> bool {
+    std::ptr::eq(a, b) || a == b
+}
+
 impl Default for Metrics {
     fn default() -> Self {
         let mut registry = Registry::with_prefix("signgate");
@@ -280,7 +286,9 @@ impl Default for Metrics {
 
 impl Metrics {
     pub fn request(&self, route: &'static str, status: u16, outcome: &'static str) {
-        let is = |l: &AnswerLabels| l.route == route && l.status == status && l.outcome == outcome;
+        let is = |l: &AnswerLabels| {
+            l.status == status && same(l.route, route) && same(l.outcome, outcome)
+        };
         self.hot_requests.inc(&self.requests, is, || AnswerLabels {
             route,
             status,
@@ -289,14 +297,14 @@ impl Metrics {
     }
 
     pub fn decision(&self, kind: &'static str, decision: &'static str) {
-        let is = |l: &DecisionLabels| l.kind == kind && l.decision == decision;
+        let is = |l: &DecisionLabels| same(l.kind, kind) && same(l.decision, decision);
         self.hot_decisions
             .inc(&self.decisions, is, || DecisionLabels { kind, decision });
     }
 
     /// One URL or folder credential handed out, signed by `key`.
     pub fn signature(&self, provider: &'static str, key: &str) {
-        let is = |l: &KeyLabels| l.provider == provider && l.key == key;
+        let is = |l: &KeyLabels| same(l.provider, provider) && l.key == key;
         self.hot_signatures.inc(&self.signatures, is, || KeyLabels {
             provider,
             key: key.to_owned(),

@@ -18,6 +18,7 @@ use axum::Router;
 use tower::ServiceExt;
 use tracing::Span;
 
+use crate::app::App;
 use crate::client_ip::{canonical, is_trusted};
 use crate::connection::InFlight;
 use crate::error::{AppError, ErrorDetail};
@@ -69,12 +70,11 @@ impl Framed {
     /// once, and [`Answer`] puts the frame's layers (the id's scope, the span, the panic guard,
     /// the time limit) around it in one poll.
     pub fn answer(&self, mut request: Request, peer: SocketAddr, in_flight: InFlight) -> Answer {
-        let (limit, from_proxy) = {
-            let app = self.service.current();
-            let server = &app.server;
-            let from_proxy = is_trusted(canonical(peer.ip()), &server.trusted_proxies);
-            (server.request_timeout, from_proxy)
-        };
+        // One snapshot of the configuration for the whole request: the frame's limits and the
+        // object route's rules are those of the same configuration, even across a reload.
+        let app = self.service.app();
+        let limit = app.server.request_timeout;
+        let from_proxy = is_trusted(canonical(peer.ip()), &app.server.trusted_proxies);
         let mut facts = HeadFacts::of(request.headers());
         let refusal = facts
             .oversized(&request)
@@ -87,7 +87,7 @@ impl Framed {
             Some(refusal) => (Route::Refused(Some(refusal)), Span::none()),
             None => {
                 let span = crate::telemetry::make_span(&request, &id);
-                (Route::Running(self.route(request, peer)), span)
+                (Route::Running(self.route(app, request, peer)), span)
             }
         };
         Answer {
@@ -108,13 +108,9 @@ impl Framed {
     /// handler, after matching the path, percent-decoding the key into a parameter the handler
     /// does not read (it parses the raw path itself) and wrapping the handler's future three
     /// more times. HEAD, other methods and every other path go through the route table.
-    fn route(&self, mut request: Request, peer: SocketAddr) -> RouteFuture {
+    fn route(&self, app: Arc<App>, mut request: Request, peer: SocketAddr) -> RouteFuture {
         if is_object_get(&request, &self.files_prefix) {
-            Box::pin(crate::routes::object_route(
-                self.service.clone(),
-                request,
-                peer.ip(),
-            ))
+            Box::pin(crate::routes::object_route(app, request, peer.ip()))
         } else {
             // The route table's handlers read the peer as axum's connect info (only they: the
             // object route is handed it, so its requests carry no extension, which costs a map

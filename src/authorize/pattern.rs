@@ -430,6 +430,22 @@ pub(super) mod tests {
     }
 
     #[test]
+    fn keys_of_16_segments_and_longer_match_as_any_other() {
+        for depth in [15, 16, 17, 40] {
+            let segments: Vec<String> = (0..depth).map(|i| format!("s{i}")).collect();
+            let text = segments.join("/");
+            let exact = segments.join("/").replace("s3", "*");
+            assert!(m(&exact, &text, None), "{depth}");
+            let last = format!("s0/**/s{}", depth - 1);
+            assert!(m(&last, &text, None), "{depth}");
+            let shorter = segments[..depth - 1].join("/");
+            assert!(!m(&shorter, &text, None), "{depth}: one segment short");
+            let folder = KeyPattern::parse(&format!("{shorter}/**")).unwrap();
+            assert!(folder.matches_folder(&key(&shorter), None), "{depth}");
+        }
+    }
+
+    #[test]
     fn double_star_spans_segments_single_star_does_not() {
         assert!(m("public/**", "public/a", None));
         assert!(m("public/**", "public/a/b/c.txt", None));

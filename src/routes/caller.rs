@@ -9,6 +9,7 @@ use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::HeaderMap;
 
+use crate::app::App;
 use crate::client_ip::{canonical, client_ip};
 use crate::flow::Caller;
 use crate::service::Service;
@@ -26,13 +27,13 @@ impl FromRequestParts<Arc<Service>> for Caller {
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
             .map_or(std::net::Ipv4Addr::UNSPECIFIED.into(), |c| c.0.ip());
-        Ok(caller(service, peer, &parts.headers).await)
+        Ok(caller(service.app(), peer, &parts.headers).await)
     }
 }
 
-/// The caller of a request from the TCP peer `peer` with `headers`.
-pub async fn caller(service: &Service, peer: IpAddr, headers: &HeaderMap) -> Caller {
-    let app = service.app();
+/// The caller of a request from the TCP peer `peer` with `headers`, under the configuration
+/// `app`.
+pub async fn caller(app: Arc<App>, peer: IpAddr, headers: &HeaderMap) -> Caller {
     let ip = client_ip(peer, headers, &app.server.trusted_proxies);
     Caller::new(app, canonical(peer), ip).await
 }

@@ -17,6 +17,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use axum::Router;
 
+use crate::app::App;
 use crate::error::AppError;
 use crate::metrics::Metrics;
 use crate::paths;
@@ -44,9 +45,9 @@ pub fn router(service: Arc<Service>, files_prefix: &str) -> Router {
 /// `GET {files_prefix}/...` without the route table (the request frame sends it here,
 /// `middleware::Framed`): the same extractor and handler the table's object routes
 /// run.
-pub async fn object_route(service: Arc<Service>, request: Request, peer: IpAddr) -> Response {
+pub async fn object_route(app: Arc<App>, request: Request, peer: IpAddr) -> Response {
     let request = request.into_parts().0;
-    let caller = caller::caller(&service, peer, &request.headers).await;
+    let caller = caller::caller(app, peer, &request.headers).await;
     files::object(&caller, &request).await
 }
 
