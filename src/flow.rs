@@ -250,8 +250,10 @@ async fn authorize_folder(
 }
 
 /// Who is calling: a user, anonymous, or an error (invalid credential: 401; backend down: 503).
-/// Applies the per-subject rate limit. `now` is the request's time (read once per request, for
-/// every step that needs it).
+/// Applies the per-subject rate limit. `now` is the request's time, read once per request before
+/// authentication for every step that needs it: a URL signed after authentication waited (on a
+/// session store or a JWKS fetch, within `server.request_timeout_ms`) expires that much sooner,
+/// never later.
 async fn authenticate(app: &App, headers: &HeaderMap, now: u64) -> Result<Principal, AppError> {
     let principal = match app.authenticators.authenticate(headers, now).await {
         AuthOutcome::Authenticated(user) => Principal::User(user),

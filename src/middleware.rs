@@ -36,7 +36,7 @@ pub const MAX_HEADER_BYTES: usize = 16 * 1024;
 /// `Router::layer` puts a layer on each route, and each one clones its boxed inner service and
 /// boxes its future on every request (`bench/README.md` has the figures). For every request:
 ///
-/// 1. the request id ([`HeadFacts::request_id()`]) goes back on the answer and into the audit
+/// 1. the request id ([`HeadFacts::into_request_id`]) goes back on the answer and into the audit
 ///    line and the other lines written about this request;
 /// 2. oversized request targets (414) and header sections (431) are refused, and so is a body
 ///    on GET or HEAD (400);
@@ -75,16 +75,16 @@ impl Framed {
         let app = self.service.app();
         let limit = app.server.request_timeout;
         let from_proxy = is_trusted(canonical(peer.ip()), &app.server.trusted_proxies);
-        let mut facts = HeadFacts::of(request.headers());
+        let facts = HeadFacts::of(request.headers());
         let refusal = facts
             .oversized(&request)
             .or_else(|| facts.body_on_read(request.method()));
-        let id = facts.request_id(&mut request, from_proxy);
+        let id = facts.into_request_id(&mut request, from_proxy);
         // A reverse proxy's auth subrequest gets only 200, 401 or 403, the frame's own refusals
         // included (nginx turns any other status into a 500).
         let forward_auth = request.uri().path() == crate::paths::AUTH;
         let (route, span) = match refusal {
-            Some(refusal) => (Route::Refused(Some(refusal)), Span::none()),
+            Some(refusal) => (Route::Refused(refusal), Span::none()),
             None => {
                 let span = crate::telemetry::make_span(&request, &id);
                 (Route::Running(self.route(app, request, peer)), span)
@@ -187,8 +187,8 @@ impl HttpBody for MarkedBody {
 enum Route {
     /// Its future, being polled.
     Running(RouteFuture),
-    /// Refused by the frame before it ran (taken when answered).
-    Refused(Option<AppError>),
+    /// Refused by the frame before it ran.
+    Refused(AppError),
     /// Answered: the route's future is dropped as soon as it has answered or run out of time.
     Done,
 }
@@ -226,13 +226,11 @@ impl Future for Answer {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
-        let response = match &mut this.route {
+        // Taken out for this poll (`Done` while it runs) and put back only if still running.
+        let response = match std::mem::replace(&mut this.route, Route::Done) {
             Route::Done => panic!("an answer is not polled once ready"),
-            Route::Refused(refusal) => {
-                let refusal = refusal.take().expect("refused once");
-                this.refuse(refusal)
-            }
-            Route::Running(route) => {
+            Route::Refused(refusal) => this.refuse(refusal),
+            Route::Running(mut route) => {
                 let polled = {
                     let _entered = this.span.enter();
                     crate::telemetry::in_request(&mut this.id, || {
@@ -248,6 +246,7 @@ impl Future for Answer {
                             .timer
                             .get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
                         if timer.as_mut().poll(cx).is_pending() {
+                            this.route = Route::Running(route);
                             return Poll::Pending;
                         }
                         tracing::warn!(
@@ -263,7 +262,6 @@ impl Future for Answer {
                 }
             }
         };
-        this.route = Route::Done;
         Poll::Ready(Ok(this.finish(response)))
     }
 }
@@ -304,7 +302,7 @@ struct HeadFacts {
     /// of separators per header), as received.
     bytes: usize,
     /// The first `x-request-id`, if any.
-    request_id: Option<HeaderValue>,
+    incoming_id: Option<HeaderValue>,
     /// A `Transfer-Encoding`, or a `Content-Length` other than `0`.
     announces_body: bool,
 }
@@ -313,7 +311,7 @@ impl HeadFacts {
     fn of(headers: &HeaderMap) -> Self {
         let mut facts = HeadFacts {
             bytes: 0,
-            request_id: None,
+            incoming_id: None,
             announces_body: false,
         };
         for (name, value) in headers {
@@ -322,8 +320,8 @@ impl HeadFacts {
                 facts.announces_body |= value.as_bytes() != b"0";
             } else if name == header::TRANSFER_ENCODING {
                 facts.announces_body = true;
-            } else if name == REQUEST_ID && facts.request_id.is_none() {
-                facts.request_id = Some(value.clone());
+            } else if name == REQUEST_ID && facts.incoming_id.is_none() {
+                facts.incoming_id = Some(value.clone());
             }
         }
         facts
@@ -357,8 +355,8 @@ impl HeadFacts {
     /// kept when it comes from a trusted proxy (`server.trusted_proxies`), so the proxy's logs
     /// and ours correlate; from anyone else, or malformed, it is replaced by a new UUID (in the
     /// request too), so a client cannot choose the id its requests are audited under.
-    fn request_id(&mut self, request: &mut Request, from_proxy: bool) -> HeaderValue {
-        match self.request_id.take() {
+    fn into_request_id(self, request: &mut Request, from_proxy: bool) -> HeaderValue {
+        match self.incoming_id {
             Some(v) if from_proxy && acceptable_id(&v) => v,
             Some(_) => {
                 let id = new_id();
@@ -504,7 +502,7 @@ mod tests {
         let get = Method::GET;
         let plain = facts(&[("host", "a"), ("content-length", "0"), ("accept", "*/*")]);
         assert!(plain.body_on_read(&get).is_none());
-        assert!(plain.request_id.is_none());
+        assert!(plain.incoming_id.is_none());
         assert_eq!(plain.bytes, (4 + 1 + 4) + (14 + 1 + 4) + (6 + 3 + 4));
         for body in [
             &[("content-length", "0"), ("content-length", "5")][..],
@@ -517,7 +515,7 @@ mod tests {
             assert!(facts.body_on_read(&Method::POST).is_none(), "{body:?}");
         }
         let ids = facts(&[("x-request-id", "first"), ("X-Request-Id", "second")]);
-        assert_eq!(ids.request_id, Some(HeaderValue::from_static("first")));
+        assert_eq!(ids.incoming_id, Some(HeaderValue::from_static("first")));
         // The header section is measured as received: a client's own oversized id counts,
         // although it would be replaced.
         let request = |id: &str| {
